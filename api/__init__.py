@@ -1,0 +1,1 @@
+"""The edges: the ``codefinder`` command line and the HTTP API with its web page."""

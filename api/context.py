@@ -1,0 +1,39 @@
+"""What a command or the app needs, made once: the settings and how to get an encoder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from indexer.settings import Settings
+from models.encoder import Encoder, load_encoder
+from search.engine import SearchEngine
+from search.loader import load_index
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    encoder_factory: Callable[[Settings], Encoder] = field(
+        default=lambda settings: load_encoder(max_tokens=settings.embed_max_tokens)
+    )
+    _encoder: Encoder | None = None
+
+    def encoder(self) -> Encoder:
+        """Loaded on first use and kept: loading the model is the slow part of starting up."""
+        if self._encoder is None:
+            self._encoder = self.encoder_factory(self.settings)
+        return self._encoder
+
+    def engine(self, index: Path | None = None) -> SearchEngine:
+        loaded = load_index(index or self.settings.index)
+        encoder = self.encoder()
+        if loaded.dimension != encoder.dimension or loaded.manifest["model"]["name"] != encoder.name:
+            from indexer.errors import IndexError_
+
+            raise IndexError_(
+                f"index {loaded.build_dir} was built with {loaded.manifest['model']['name']} "
+                f"({loaded.dimension}-d), the encoder is {encoder.name} ({encoder.dimension}-d); rebuild it"
+            )
+        return SearchEngine(loaded, encoder, self.settings)

@@ -1,0 +1,1 @@
+"""Reading code sets as CMS ships them and building a searchable index from them."""

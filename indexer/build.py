@@ -1,0 +1,145 @@
+"""``codefinder build``: sources -> merged records -> keyword index + vectors + manifest, published atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from indexer import layout
+from indexer.embedding_cache import EmbeddingCache
+from indexer.errors import SourceError
+from indexer.keyword_index import write_keyword_index
+from indexer.manifest import write_manifest
+from indexer.merge import merge_sources
+from indexer.records import CodeRecord
+from indexer.settings import Settings
+from indexer.sources import SourceResult, read_source
+from indexer.sources.base import sha256_file
+from indexer.text import embedding_text
+from models.encoder import Encoder
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class BuildResult:
+    build_dir: Path
+    manifest: dict[str, Any]
+    embedded: int
+    seconds: float
+
+
+def default_sources(settings: Settings) -> list[Path]:
+    return [settings.data_dir / relative for relative in settings.default_sources]
+
+
+def read_all(paths: list[Path]) -> list[SourceResult]:
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        raise SourceError(missing[0], "no such file (set --data-dir or CODEFINDER_DATA_DIR, or pass --source)")
+    return [read_source(path) for path in paths]
+
+
+def count_records(records: list[CodeRecord], today: dt.date) -> dict[str, Any]:
+    return {
+        "records": len(records),
+        "by_system": dict(Counter(r.system for r in records)),
+        "by_kind": dict(Counter(r.kind for r in records)),
+        "by_level": dict(Counter(r.level for r in records)),
+        "by_section": dict(sorted(Counter(r.section for r in records if r.section).items())),
+        "terminated": sum(1 for r in records if r.status_on(today) == "terminated"),
+        "with_synonyms": sum(1 for r in records if r.synonyms),
+    }
+
+
+def build_index(
+    settings: Settings,
+    encoder: Encoder,
+    sources: list[Path] | None = None,
+    index_root: Path | None = None,
+    progress: Progress | None = None,
+) -> BuildResult:
+    """Build and publish one index; the previous build keeps serving until the switch."""
+    started = time.perf_counter()
+    report = progress or (lambda stage, done, total: None)
+    paths = sources or default_sources(settings)
+    root = index_root or settings.index
+    results = read_all(paths)
+    for i, result in enumerate(results, start=1):
+        report(f"read {Path(result.path).name}", i, len(results))
+    merged = merge_sources([(Path(result.path).name, result.records) for result in results])
+    records = merged.records
+    if not records:
+        raise SourceError(str(paths[0]), "the sources hold no codes")
+
+    temp_dir = layout.new_temp_dir(root)
+    try:
+        with (temp_dir / layout.RECORDS).open("w", encoding="utf-8") as handle:
+            for record in records:
+                handle.write(record.to_json() + "\n")
+        report("keyword index", 0, 1)
+        write_keyword_index(temp_dir / layout.KEYWORD_DIR, records)
+        report("keyword index", 1, 1)
+
+        cache = EmbeddingCache(settings.cache_dir / "embeddings", encoder.name, encoder.dimension)
+        texts = [embedding_text(record) for record in records]
+        vectors, embedded = cache.embed(
+            texts,
+            encoder,
+            batch_size=settings.embed_batch_size,
+            progress=lambda done, total: report("embedding", done, total),
+        )
+        with (temp_dir / layout.VECTORS).open("wb") as handle:
+            np.save(handle, vectors, allow_pickle=False)
+        flat = faiss.IndexFlatIP(encoder.dimension)
+        flat.add(vectors)
+        faiss.write_index(flat, str(temp_dir / layout.FAISS_INDEX))
+
+        now = dt.datetime.now(dt.UTC)
+        content_hash = hashlib.sha256("".join(sha256_file(p) for p in paths).encode()).hexdigest()[:8]
+        build_id = f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{content_hash}"
+        manifest = write_manifest(
+            temp_dir,
+            {
+                "build_id": build_id,
+                "built_at": now.isoformat(timespec="seconds"),
+                "sources": [
+                    {
+                        "name": Path(result.path).name,
+                        "path": str(Path(path).resolve()),
+                        "sha256": sha256_file(path),
+                        "shape": result.shape,
+                        "records": len(result.records),
+                        "skipped": result.skipped,
+                        "skipped_examples": result.skipped_examples,
+                    }
+                    for path, result in zip(paths, results, strict=False)
+                ],
+                "merge_rule": "first source to give a field a value keeps it; later sources fill gaps and add synonyms",
+                "merge_conflicts": dict(merged.conflicts),
+                "counts": count_records(records, now.date()),
+                "model": {
+                    "name": encoder.name,
+                    "dimension": encoder.dimension,
+                    "normalized": True,
+                    "max_tokens": settings.embed_max_tokens,
+                },
+                "embedded_this_build": embedded,
+            },
+        )
+        final = layout.publish(temp_dir, root, build_id, keep=settings.keep_builds)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        raise
+    return BuildResult(build_dir=final, manifest=manifest, embedded=embedded, seconds=time.perf_counter() - started)

@@ -1,0 +1,50 @@
+"""The one settings object: read once at the edge (CLI, app factory) and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_SOURCES: tuple[str, ...] = (
+    "hcpcs/HCPC2025_JUL_ANWEB_v3.xlsx",
+    "hcpcs/NOC codes_JUL2025.xlsx",
+    "hcpcs/opps_addendum_b_2026_04_level2.csv",
+    "drugs/asp_ndc_hcpcs_crosswalk_2026_01.csv",
+)
+
+
+class Settings(BaseSettings):
+    """Every tunable of codefinder. Environment variables use the ``CODEFINDER_`` prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="CODEFINDER_", extra="ignore")
+
+    data_dir: Path = Field(default=PROJECT_ROOT.parent / "shared" / "data")
+    index: Path = Field(default=PROJECT_ROOT / "data" / "index")
+    cache_dir: Path = Field(default=PROJECT_ROOT / "data" / "cache")
+    knowledge_dir: Path = Field(default=PROJECT_ROOT / "data" / "knowledge")
+    default_sources: tuple[str, ...] = DEFAULT_SOURCES
+
+    model_name: str = "all-MiniLM-L6-v2"
+    embed_batch_size: int = 64
+    embed_max_tokens: int = 128
+
+    # Keyword retrieval: BM25F field weights and parameters.
+    weight_long: float = 1.0
+    weight_short: float = 0.6
+    weight_synonyms: float = 0.8
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    coordination_scale: float = 0.9
+
+    # Fusion.
+    fusion: str = "rrf"
+    rrf_k: float = 60.0
+    keyword_weight: float = 1.0
+    semantic_weight: float = 1.0
+    candidate_depth: int = 100
+
+    keep_builds: int = 2

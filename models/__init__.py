@@ -1,0 +1,1 @@
+"""The embedding model: one interface, the packaged MiniLM behind it, loaded offline."""

@@ -1,0 +1,1 @@
+"""Answering queries: keyword and vector retrieval, fusion, code lookup and filters."""

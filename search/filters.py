@@ -1,0 +1,88 @@
+"""Filters over records: code system, level, section letter, kind, and terminated codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer.errors import QueryError
+from indexer.records import CodeRecord
+from indexer.taxonomy import canonical_level
+
+KINDS = ("code", "modifier")
+SYSTEMS = ("HCPCS", "CPT")
+
+
+@dataclass(frozen=True)
+class Filters:
+    system: str | None = None
+    level: str | None = None
+    section: str | None = None
+    kind: str | None = None
+    include_terminated: bool = False
+    as_of: dt.date | None = None
+
+    @classmethod
+    def checked(
+        cls,
+        system: str | None = None,
+        level: str | None = None,
+        section: str | None = None,
+        kind: str | None = None,
+        include_terminated: bool = False,
+        as_of: dt.date | None = None,
+    ) -> Filters:
+        """Canonical values, or QueryError saying which value is wrong."""
+        if system:
+            system = system.strip().upper()
+            if system not in SYSTEMS:
+                raise QueryError(f"unknown system {system!r}; use HCPCS or CPT")
+        if level:
+            try:
+                level = canonical_level(level)
+            except ValueError as error:
+                raise QueryError(str(error)) from error
+        if section:
+            section = section.strip().upper()
+            if len(section) != 1 or not section.isalpha():
+                raise QueryError(f"section must be one letter (e.g. E), got {section!r}")
+        if kind:
+            kind = kind.strip().lower()
+            if kind not in KINDS:
+                raise QueryError(f"kind must be 'code' or 'modifier', got {kind!r}")
+        return cls(system or None, level or None, section or None, kind or None, include_terminated, as_of)
+
+    @property
+    def is_trivial(self) -> bool:
+        """True when nothing but terminated codes would be excluded."""
+        return not (self.system or self.level or self.section or self.kind)
+
+
+class RecordColumns:
+    """Record attributes as arrays, so a filter becomes a vectorized mask."""
+
+    def __init__(self, records: list[CodeRecord]) -> None:
+        self.system = np.array([r.system for r in records])
+        self.level = np.array([r.level for r in records])
+        self.section = np.array([r.section or "" for r in records])
+        self.kind = np.array([r.kind for r in records])
+        self.termination = np.array([r.termination_date or "9999-12-31" for r in records])
+        self.size = len(records)
+
+    def mask(self, filters: Filters, today: dt.date) -> np.ndarray | None:
+        """Allowed rows as a boolean array, or None when every row is allowed."""
+        mask = np.ones(self.size, dtype=bool)
+        if filters.system:
+            mask &= self.system == filters.system
+        if filters.level:
+            mask &= self.level == filters.level
+        if filters.section:
+            mask &= self.section == filters.section
+        if filters.kind:
+            mask &= self.kind == filters.kind
+        if not filters.include_terminated:
+            day = (filters.as_of or today).isoformat()
+            mask &= self.termination >= day
+        return None if mask.all() else mask

@@ -1,0 +1,54 @@
+"""Query understanding that needs no model: normalization and code / code-prefix detection."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_left
+from dataclasses import dataclass
+
+from indexer.taxonomy import is_code
+
+CODE_PREFIX = re.compile(r"[A-Z]\d{1,4}|\d{3,5}|\d{4}[FTU]")
+CODE_TOKEN = re.compile(r"[A-Za-z]\d{4}|\d{4}[FTUftu]")
+
+
+def normalize_query(text: str) -> str:
+    """NFKC, control and format characters to spaces, lone surrogates dropped, white space collapsed."""
+    text = text.encode("utf-8", errors="ignore").decode("utf-8") if _has_surrogates(text) else text
+    text = unicodedata.normalize("NFKC", text)
+    cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") else ch for ch in text)
+    return " ".join(cleaned.split())
+
+
+def _has_surrogates(text: str) -> bool:
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+@dataclass(frozen=True)
+class CodeIntent:
+    """Codes a query names outright: exact code words, or the whole query as a code prefix."""
+
+    exact: tuple[str, ...]
+    prefix: str | None
+
+
+def code_intent(query: str) -> CodeIntent:
+    compact = query.strip().upper()
+    prefix = compact if CODE_PREFIX.fullmatch(compact) else None
+    exact = []
+    for word in re.split(r"[\s,;/|]+", compact):
+        if word and is_code(word) and (CODE_TOKEN.fullmatch(word) or word == compact or len(word) == 5):
+            exact.append(word)
+    return CodeIntent(exact=tuple(dict.fromkeys(exact)), prefix=prefix)
+
+
+def codes_with_prefix(sorted_codes: list[str], prefix: str, limit: int) -> list[str]:
+    """Codes starting with ``prefix`` in code order, at most ``limit``."""
+    found: list[str] = []
+    start = bisect_left(sorted_codes, prefix)
+    for code in sorted_codes[start:]:
+        if not code.startswith(prefix) or len(found) >= limit:
+            break
+        found.append(code)
+    return found

@@ -1,0 +1,86 @@
+"""Shared fixtures: a deterministic fake encoder, tiny fixture sources, and indexes built in temp dirs."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from api.context import AppContext
+from indexer.build import build_index
+from indexer.settings import Settings
+from search.engine import SearchEngine
+from search.loader import load_index
+
+FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURE_DATA = FIXTURES / "data"
+FIXTURE_SOURCES = (
+    "hcpcs/HCPC2099_TEST_ANWEB.txt",
+    "hcpcs/addendum_b_test.csv",
+    "drugs/crosswalk_test.csv",
+)
+
+
+class FakeEncoder:
+    """Bag of hashed words: texts sharing words get similar vectors. Deterministic, instant, no model."""
+
+    name = "fake-hashing-encoder"
+    dimension = 64
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.texts_encoded = 0
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        self.calls += 1
+        self.texts_encoded += len(texts)
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"[a-z0-9]+", text.lower()):
+                word = word[:-1] if word.endswith("s") and len(word) > 3 else word
+                slot = int.from_bytes(hashlib.sha1(word.encode()).digest()[:4], "little") % self.dimension
+                vectors[i, slot] += 1.0
+            vectors[i, -1] += 0.01  # never a zero vector
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors
+
+
+class FailingEncoder(FakeEncoder):
+    """An encoder whose every call fails, as a crashed model would."""
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        raise RuntimeError("encoder exploded")
+
+
+@pytest.fixture
+def fake_encoder() -> FakeEncoder:
+    return FakeEncoder()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=FIXTURE_DATA,
+        index=tmp_path / "index",
+        cache_dir=tmp_path / "cache",
+        default_sources=FIXTURE_SOURCES,
+    )
+
+
+@pytest.fixture
+def built_settings(settings: Settings, fake_encoder: FakeEncoder) -> Settings:
+    build_index(settings, fake_encoder)
+    return settings
+
+
+@pytest.fixture
+def engine(built_settings: Settings, fake_encoder: FakeEncoder) -> SearchEngine:
+    return SearchEngine(load_index(built_settings.index), fake_encoder, built_settings)
+
+
+@pytest.fixture
+def app_context(settings: Settings, fake_encoder: FakeEncoder) -> AppContext:
+    return AppContext(settings=settings, encoder_factory=lambda _settings: fake_encoder)

@@ -1,0 +1,141 @@
+"""The command line: every command, and errors as one line without a traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from api.cli import main
+from tests.conftest import FIXTURE_DATA
+
+
+@pytest.fixture
+def run(app_context):
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(main, list(args), obj=app_context, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def built(run):
+    result = run("build")
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_build_reports_counts_and_sources(built):
+    assert "13 records (11 codes, 2 modifiers)" in built.output
+    assert "HCPC2099_TEST_ANWEB.txt: hcpcs-fixed-width, 12 records, 2 lines skipped" in built.output
+    assert "embedding: 13/13 (100%)" in built.output  # progress on stderr (mixed in by CliRunner)
+
+
+def test_build_with_explicit_sources(run, tmp_path):
+    result = run(
+        "build", "--index", str(tmp_path / "cpt-index"), "--source", str(FIXTURE_DATA / "cpt" / "made_up_cpt.csv")
+    )
+    assert result.exit_code == 0, result.output
+    looked_up = run("lookup", "0002T", "--index", str(tmp_path / "cpt-index"), "--json")
+    data = json.loads(looked_up.output)
+    assert data["system"] == "CPT" and data["level"] == "cpt-3"
+
+
+def test_search_table(built, run):
+    result = run("search", "standard wheelchair")
+    assert result.exit_code == 0
+    first = result.output.splitlines()[0]
+    assert "K0001" in first and "[K]" in first and "Standard wheelchair" in first
+
+
+def test_search_json(built, run):
+    result = run("search", "--json", "oxygen concentrator", "--limit", "2")
+    data = json.loads(result.output)
+    assert data["hits"][0]["code"] == "E1390"
+    assert len(data["hits"]) == 2
+    assert {"code", "system", "level", "section", "status", "score", "ranks", "matched_terms"} <= set(data["hits"][0])
+
+
+def test_search_file_prints_one_json_line_per_query(built, run, tmp_path):
+    queries = tmp_path / "queries.txt"
+    queries.write_text("cpap\n\nkeytruda\n   \n")
+    result = run("search", "--file", str(queries), "--limit", "1")
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [line["hits"][0]["code"] for line in lines] == ["E0601", "J9271"]
+
+
+def test_search_filters(built, run):
+    result = run("search", "--json", "left", "--kind", "modifier")
+    assert json.loads(result.output)["hits"][0]["code"] == "LT"
+    terminated = run("search", "--json", "screening mammography", "--include-terminated")
+    assert json.loads(terminated.output)["hits"][0]["code"] == "G0202"
+
+
+def test_lookup(built, run):
+    result = run("lookup", "e0601")
+    assert "Continuous positive airway pressure (cpap) device" in result.output
+    assert "status: active" in result.output
+
+
+def test_eval_reports_metrics(built, run, tmp_path):
+    labeled = tmp_path / "labeled.csv"
+    labeled.write_text(
+        "query,gold,kind\ncpap,E0601,abbreviation\nkeytruda,J9271,brand\nwalker,E0130|E0141,lay\n"
+        "nothing relevant zzz,K0001,lay\n"
+    )
+    result = run("eval", str(labeled), "--json")
+    data = json.loads(result.output)
+    assert data["overall"]["count"] == 4
+    assert data["overall"]["recall@1"] == 0.75
+    assert set(data["by_letter"]) == {"E", "J", "K"}
+    assert data["worst"][0]["query"] == "nothing relevant zzz"
+    table = run("eval", str(labeled))
+    assert "overall" in table.output and "worst misses" in table.output
+
+
+def test_eval_accepts_description_code_columns(built, run, tmp_path):
+    labeled = tmp_path / "cdm.csv"
+    labeled.write_text("description,code,source\nCPAP DEVICE,E0601,x\nCPAP MASK,E0601,x\nSTD WHEELCHAIR,K0001,x\n")
+    data = json.loads(run("eval", str(labeled), "--json", "--cap-per-code", "1").output)
+    assert data["overall"]["count"] == 2
+
+
+def one_line_error(result) -> str:
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_missing_index_is_one_line_saying_how_to_build(run, tmp_path):
+    line = one_line_error(run("search", "cpap", "--index", str(tmp_path / "none")))
+    assert line.startswith("codefinder: error: no index at") and "codefinder build" in line
+
+
+def test_unknown_code_is_one_line(built, run):
+    assert "unknown code 'Z9999'" in one_line_error(run("lookup", "Z9999"))
+
+
+def test_bad_source_is_one_line_naming_file_and_line(run, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,description\n99990,ok\nNOPE,bad\n")
+    line = one_line_error(run("build", "--source", str(bad)))
+    assert f"{bad}:3:" in line
+
+
+def test_bad_filter_and_empty_query_are_one_line(built, run):
+    assert "one letter" in one_line_error(run("search", "cpap", "--section", "EE"))
+    assert "query is empty" in one_line_error(run("search", "   "))
+
+
+def test_unexpected_errors_are_one_line_too(run, tmp_path):
+    broken = tmp_path / "index"
+    (broken / "builds" / "x").mkdir(parents=True)
+    (broken / "current").symlink_to(Path("builds") / "x")
+    (broken / "builds" / "x" / "manifest.json").write_text("{not json")
+    assert "manifest.json unreadable" in one_line_error(run("search", "cpap", "--index", str(broken)))

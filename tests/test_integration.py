@@ -1,0 +1,100 @@
+"""The real CMS files in ../shared/data with the real MiniLM model (marked ``integration``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from api.cli import main
+from api.context import AppContext
+from indexer.build import build_index
+from indexer.settings import Settings
+from indexer.sources import read_source
+from search.engine import SearchOptions
+
+pytestmark = pytest.mark.integration
+
+SETTINGS = Settings()
+if not (SETTINGS.data_dir / SETTINGS.default_sources[0]).is_file():
+    pytest.skip(f"shared data not found at {SETTINGS.data_dir}", allow_module_level=True)
+
+
+@pytest.fixture(scope="session")
+def real_context(tmp_path_factory) -> AppContext:
+    settings = SETTINGS.model_copy(update={"index": tmp_path_factory.mktemp("real") / "index"})
+    context = AppContext(settings=settings)
+    build_index(settings, context.encoder())
+    return context
+
+
+@pytest.fixture(scope="session")
+def real_engine(real_context):
+    return real_context.engine()
+
+
+def top_codes(engine, query: str, n: int = 10) -> list[str]:
+    return [hit.code for hit in engine.search(query, SearchOptions(limit=n)).hits]
+
+
+def test_july_2025_workbook_counts():
+    result = read_source(SETTINGS.data_dir / "hcpcs" / "HCPC2025_JUL_ANWEB_v3.xlsx")
+    kinds = [record.kind for record in result.records]
+    assert kinds.count("code") == 8387
+    assert kinds.count("modifier") == 383
+
+
+def test_2019_zip_fixed_width_matches_its_xlsx_twin(tmp_path: Path):
+    import zipfile
+
+    zipped = read_source(SETTINGS.data_dir / "hcpcs" / "2019-Alpha-Numeric-HCPCS-File.zip")
+    assert zipped.shape == "hcpcs-fixed-width"
+    with zipfile.ZipFile(SETTINGS.data_dir / "hcpcs" / "2019-Alpha-Numeric-HCPCS-File.zip") as archive:
+        (tmp_path / "twin.xlsx").write_bytes(archive.read("HCPC2019_CONTR_ANWEB.xlsx"))
+    twin = read_source(tmp_path / "twin.xlsx")
+    text = {r.code: r for r in zipped.records}
+    sheet = {r.code: r for r in twin.records}
+    assert text.keys() == sheet.keys()
+    differing = [code for code in text if text[code].long_description != sheet[code].long_description]
+    assert len(differing) <= len(text) * 0.01, differing[:10]
+    assert sum(1 for r in zipped.records if r.termination_date) > 100
+
+
+def test_2020_workbook_with_note_rows():
+    result = read_source(SETTINGS.data_dir / "hcpcs" / "HCPC2020_OCT_ANWEB.xlsx")
+    assert len(result.records) > 7000
+    assert {r.code: r for r in result.records}["E0601"].betos == "D1E"
+
+
+def test_cpap_machine(real_engine):
+    assert top_codes(real_engine, "cpap machine")[0] == "E0601"
+
+
+def test_standard_wheelchair(real_engine):
+    assert "K0001" in top_codes(real_engine, "standard wheelchair", 3)
+
+
+def test_keytruda_from_the_crosswalk(real_engine):
+    response = real_engine.search("keytruda")
+    assert response.hits[0].code == "J9271"
+    assert "keytruda" in response.hits[0].matched_synonyms
+
+
+def test_oxygen_concentrator_from_the_cli(real_context):
+    result = CliRunner().invoke(main, ["search", "--json", "oxygen concentrator"], obj=real_context)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["hits"][0]["code"] == "E1390"
+
+
+def test_manifest_of_the_real_build(real_engine):
+    manifest = real_engine.index.manifest
+    assert manifest["counts"]["by_kind"]["modifier"] == 383
+    assert manifest["model"]["name"] == "all-MiniLM-L6-v2" and manifest["model"]["dimension"] == 384
+    assert [s["shape"] for s in manifest["sources"]] == [
+        "hcpcs-workbook",
+        "hcpcs-noc-workbook",
+        "opps-addendum-b",
+        "asp-crosswalk",
+    ]

@@ -1,0 +1,175 @@
+"""Searching a fixture index with the fake encoder: codes, prefixes, filters, explanations, hostile text."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from indexer.errors import QueryError
+from search.engine import SearchEngine, SearchOptions
+from search.filters import Filters
+from search.loader import load_index
+from tests.conftest import FailingEncoder
+
+
+def codes(response):
+    return [hit.code for hit in response.hits]
+
+
+@pytest.mark.parametrize("query", ["E0601", "e0601", " E0601 "])
+def test_exact_code_comes_first(engine, query):
+    response = engine.search(query)
+    assert codes(response)[0] == "E0601"
+    assert response.hits[0].match == "code"
+
+
+def test_code_prefix_returns_codes_in_order_ahead_of_text(engine):
+    response = engine.search("E01", SearchOptions(limit=5))
+    assert codes(response)[:2] == ["E0130", "E0141"]
+    assert all(hit.match == "code" for hit in response.hits[:2])
+    assert codes(engine.search("j9"))[:1] == ["J9271"]
+
+
+def test_code_word_inside_text_query(engine):
+    assert codes(engine.search("K0001 wheelchair"))[0] == "K0001"
+
+
+def test_keyword_finds_words_in_any_order(engine):
+    response = engine.search("wheelchair standard", SearchOptions(mode="keyword"))
+    assert codes(response)[0] == "K0001"
+    assert response.hits[0].ranks == {"keyword": 1}
+    assert response.hits[0].matched_terms == ["standard", "wheelchair"]
+
+
+def test_or_semantics_with_coordination(engine):
+    response = engine.search("walker wheeled", SearchOptions(mode="keyword"))
+    assert codes(response)[:2] == ["E0141", "E0130"]  # both words beat one word
+
+
+def test_synonym_match_is_reported(engine):
+    response = engine.search("keytruda")
+    top = response.hits[0]
+    assert top.code == "J9271"
+    assert top.matched_synonyms == ["keytruda"]
+    assert top.matched_terms == ["keytruda"]
+
+
+def test_hybrid_hits_carry_ranks_from_both_retrievers(engine):
+    response = engine.search("oxygen concentrator")
+    top = response.hits[0]
+    assert top.code == "E1390"
+    assert set(top.ranks) == {"keyword", "semantic"}
+    assert top.ranks["keyword"] == 1
+    assert response.index_version == engine.index.build_id
+
+
+def test_every_hit_field_is_present(engine):
+    hit = engine.search("cpap").hits[0].to_dict()
+    for field in (
+        "code",
+        "system",
+        "level",
+        "level_label",
+        "kind",
+        "section",
+        "section_name",
+        "long_description",
+        "short_description",
+        "status",
+        "add_date",
+        "effective_date",
+        "termination_date",
+        "score",
+        "ranks",
+        "matched_terms",
+        "matched_synonyms",
+    ):
+        assert field in hit
+    assert hit["code"] == "E0601" and hit["section"] == "E" and hit["level_label"] == "HCPCS Level II"
+
+
+def test_terminated_codes_excluded_unless_asked(engine):
+    assert "G0202" not in codes(engine.search("screening mammography"))
+    with_terminated = engine.search("screening mammography", SearchOptions(filters=Filters(include_terminated=True)))
+    assert codes(with_terminated)[0] == "G0202"
+    assert with_terminated.hits[0].status == "terminated"
+    back_then = Filters(as_of=dt.date(2010, 1, 1))
+    hit = engine.search("screening mammography", SearchOptions(filters=back_then)).hits[0]
+    assert hit.code == "G0202" and hit.status == "active"
+
+
+def test_filters_section_kind_level_system(engine):
+    only_e = engine.search("wheelchair walker", SearchOptions(filters=Filters.checked(section="e")))
+    assert codes(only_e) and all(code.startswith("E") for code in codes(only_e))
+    modifiers = engine.search("left side", SearchOptions(filters=Filters.checked(kind="modifier")))
+    assert codes(modifiers)[0] == "LT" and all(hit.kind == "modifier" for hit in modifiers.hits)
+    level = engine.search("left side", SearchOptions(filters=Filters.checked(level="hcpcs-2")))
+    assert "LT" not in codes(level)
+    assert engine.search("wheelchair", SearchOptions(filters=Filters.checked(system="cpt"))).hits == []
+    prefix = engine.search("E0", SearchOptions(filters=Filters.checked(section="K")))
+    assert all(code.startswith("K") for code in codes(prefix))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"system": "ICD"}, "unknown system"),
+        ({"level": "zzz"}, "unknown level"),
+        ({"section": "EE"}, "one letter"),
+        ({"kind": "thing"}, "kind must be"),
+    ],
+)
+def test_bad_filter_values(kwargs, message):
+    with pytest.raises(QueryError, match=message):
+        Filters.checked(**kwargs)
+
+
+def test_modes_and_paging(engine):
+    keyword = engine.search("walker", SearchOptions(mode="keyword", limit=1))
+    assert len(keyword.hits) == 1 and keyword.total >= 2
+    second = engine.search("walker", SearchOptions(mode="keyword", limit=1, offset=1))
+    assert codes(second) != codes(keyword)
+    semantic = engine.search("walker", SearchOptions(mode="semantic"))
+    assert all(set(hit.ranks) == {"semantic"} for hit in semantic.hits)
+    with pytest.raises(QueryError, match="mode"):
+        engine.search("walker", SearchOptions(mode="magic"))
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\x00\x01", "\u200b"])
+def test_empty_queries_are_query_errors(engine, query):
+    with pytest.raises(QueryError, match="empty"):
+        engine.search(query)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "field:x",
+        "long:cpap",
+        "*",
+        "wheel*",
+        '"unterminated',
+        "(((",
+        ")))",
+        "a AND OR NOT b",
+        "~2 ^3",
+        "\\",
+        "\U0001f600 emoji",
+        "כיסא גלגלים",
+        "\ud800 lone surrogate",
+        "x" * 5000,
+        "(" * 10_000,
+        "E0601 OR 1=1; --",
+    ],
+)
+def test_hostile_text_never_raises(engine, query):
+    response = engine.search(query)
+    assert response.total >= 0
+
+
+def test_semantic_failure_degrades_to_keyword(built_settings):
+    engine = SearchEngine(load_index(built_settings.index), FailingEncoder(), built_settings)
+    response = engine.search("standard wheelchair")
+    assert response.degraded == ["semantic"]
+    assert codes(response)[0] == "K0001"
