@@ -7,7 +7,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install build run test lint eval clean
+.PHONY: install build run serve test lint eval browser clean
 
 install: $(VENV)/.installed
 
@@ -22,13 +22,22 @@ $(VENV)/.installed: pyproject.toml
 build: install
 	$(BIN)/codefinder build
 
-run: build
-	$(BIN)/codefinder search "cpap machine"
+# The main job: the index from the default data, then the API and web page on http://$(HOST):$(PORT)/
+run: build serve
+
+serve: install
+	$(BIN)/codefinder serve --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .
 
-test: install lint
+# The browser test drives Debian's Chromium (Playwright never downloads a browser here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: install lint browser
 	$(BIN)/python -m pytest -q
 
 eval: install

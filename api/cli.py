@@ -310,6 +310,22 @@ def evaluate_command(
             )
 
 
+@main.command()
+@common_options
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info")
+@click.pass_context
+def serve(ctx: click.Context, index: Path | None, data_dir: Path | None, host: str, port: int, log_level: str) -> None:
+    """Serve the HTTP API and the web page (model and index load once, at startup)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    app = create_app(_context(ctx, index, data_dir))
+    uvicorn.run(app, host=host, port=port, workers=1, log_level=log_level, access_log=False)
+
+
 def _ranker(engine: SearchEngine, mode: str) -> Callable[[str], tuple[list[str], float]]:
     options = SearchOptions(limit=10, mode=mode, filters=Filters(include_terminated=True))
 

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     weight_synonyms: float = 0.8
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
+    # Synonym lists are mostly empty, so their average length is tiny; length normalization there
+    # would punish exactly the records that have synonyms.
+    bm25_b_synonyms: float = 0.0
     coordination_scale: float = 0.9
 
     # Fusion.
@@ -46,5 +49,14 @@ class Settings(BaseSettings):
     keyword_weight: float = 1.0
     semantic_weight: float = 1.0
     candidate_depth: int = 100
+
+    # QA verification: how high the assigned code must rank to be called "consistent".
+    verify_consistent_rank: int = 10
+    verify_retriever_rank: int = 3
+    verify_depth: int = 50
+
+    # HTTP service.
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = 256 * 1024
 
     keep_builds: int = 2

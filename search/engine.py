@@ -15,6 +15,7 @@ from indexer.records import CodeRecord
 from indexer.settings import Settings
 from indexer.text import analyze, analyze_with_words
 from models.encoder import Encoder
+from search.autocomplete import PrefixIndex
 from search.filters import Filters, RecordColumns
 from search.fusion import FUSION_METHODS, ordered
 from search.hits import Hit, SearchResponse
@@ -53,6 +54,7 @@ class SearchEngine:
         self._weights = {"keyword": settings.keyword_weight, "semantic": settings.semantic_weight}
         self._embed = lru_cache(maxsize=4096)(self._embed_uncached)
         self._record_terms = lru_cache(maxsize=65536)(self._record_terms_uncached)
+        self._prefixes = PrefixIndex(index.records, index.sorted_codes, index.row_of_code)
 
     # --- lookups -------------------------------------------------------------------------
     def lookup(self, code: str) -> CodeRecord | None:
@@ -61,6 +63,18 @@ class SearchEngine:
 
     def status_of(self, record: CodeRecord, as_of: dt.date | None = None) -> str:
         return record.status_on(as_of or dt.date.today())
+
+    def autocomplete(self, text: str, limit: int = 8, filters: Filters | None = None) -> list[tuple[CodeRecord, str]]:
+        """(record, "code" | "word") pairs for a partly typed query; no model call."""
+        chosen = filters or Filters()
+        mask = self._columns.mask(chosen, chosen.as_of or dt.date.today())
+        return [(self.index.records[s.row], s.match) for s in self._prefixes.complete(text, limit, mask)]
+
+    def prefix_matches(self, text: str, filters: Filters | None = None) -> list[int]:
+        """Every row matching the query as code prefix or word prefixes, best first (for CTSS paging)."""
+        chosen = filters or Filters()
+        code_rows, word_rows = self._prefixes.matches(text, self._columns.mask(chosen, chosen.as_of or dt.date.today()))
+        return code_rows + word_rows.tolist()
 
     # --- search --------------------------------------------------------------------------
     def search(self, text: str, options: SearchOptions = SearchOptions()) -> SearchResponse:

@@ -20,7 +20,7 @@ Ranking = list[tuple[int, float]]
 class KeywordRetriever:
     def __init__(self, index: LoadedIndex, settings: Settings) -> None:
         self._index = index
-        self._weighting = BM25F(B=settings.bm25_b, K1=settings.bm25_k1)
+        self._weighting = BM25F(B=settings.bm25_b, K1=settings.bm25_k1, synonyms_B=settings.bm25_b_synonyms)
         self._fields = {
             "long": settings.weight_long,
             "short": settings.weight_short,
@@ -50,5 +50,6 @@ class KeywordRetriever:
         query = self.build_query(terms)
         if query is None or (allowed is not None and not allowed):
             return []
-        results = self._searcher().search(query, limit=depth, filter=allowed)
+        # optimize=False: whoosh's block-quality pruning drops true top hits under per-field boosts
+        results = self._searcher().search(query, limit=depth, filter=allowed, optimize=False)
         return [(hit.docnum, float(hit.score)) for hit in results]

@@ -84,3 +84,20 @@ def engine(built_settings: Settings, fake_encoder: FakeEncoder) -> SearchEngine:
 @pytest.fixture
 def app_context(settings: Settings, fake_encoder: FakeEncoder) -> AppContext:
     return AppContext(settings=settings, encoder_factory=lambda _settings: fake_encoder)
+
+
+def shared_data_present() -> bool:
+    settings = Settings()
+    return (settings.data_dir / settings.default_sources[0]).is_file()
+
+
+@pytest.fixture(scope="session")
+def real_context(tmp_path_factory) -> AppContext:
+    """An index built from the real CMS files with the real model (embedding cache shared with `make run`)."""
+    if not shared_data_present():
+        pytest.skip("shared data not found")
+    settings = Settings()
+    settings = settings.model_copy(update={"index": tmp_path_factory.mktemp("real") / "index"})
+    context = AppContext(settings=settings)
+    build_index(settings, context.encoder())
+    return context

@@ -9,25 +9,16 @@ import pytest
 from click.testing import CliRunner
 
 from api.cli import main
-from api.context import AppContext
-from indexer.build import build_index
 from indexer.settings import Settings
 from indexer.sources import read_source
 from search.engine import SearchOptions
+from tests.conftest import shared_data_present
 
 pytestmark = pytest.mark.integration
 
 SETTINGS = Settings()
-if not (SETTINGS.data_dir / SETTINGS.default_sources[0]).is_file():
+if not shared_data_present():
     pytest.skip(f"shared data not found at {SETTINGS.data_dir}", allow_module_level=True)
-
-
-@pytest.fixture(scope="session")
-def real_context(tmp_path_factory) -> AppContext:
-    settings = SETTINGS.model_copy(update={"index": tmp_path_factory.mktemp("real") / "index"})
-    context = AppContext(settings=settings)
-    build_index(settings, context.encoder())
-    return context
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,145 @@
+"""A drop-in for NLM's Clinical Tables HCPCS API (``/api/hcpcs/v3/search``).
+
+Same parameters (terms, maxList, count, offset, q, df, sf, cf, ef) and the same array-shaped
+answer ``[total, codes, extra fields or null, display strings]``. Every word of ``terms`` must
+match the start of a word (implicit AND), as there. ``q`` takes ``field:value`` constraints
+(``is_noc:true``, ``obsolete:false``, ``code:E06*``) and plain words; it is never handed to a
+query parser. When nothing matches by prefix, the answer comes from codefinder's hybrid search.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from api import limits
+from api.routes import checked_query, service_of
+from indexer.errors import QueryError
+from indexer.records import CodeRecord
+from search.engine import SearchOptions
+from search.filters import Filters
+
+
+def _cms_date(value: str | None) -> str | None:
+    return value.replace("-", "") if value else None
+
+
+FIELDS: dict[str, Callable[[CodeRecord, dt.date], Any]] = {
+    "code": lambda r, _d: r.code,
+    "display": lambda r, _d: r.description,
+    "short_desc": lambda r, _d: r.short_description,
+    "long_desc": lambda r, _d: r.long_description,
+    "add_dt": lambda r, _d: _cms_date(r.add_date),
+    "act_eff_dt": lambda r, _d: _cms_date(r.effective_date),
+    "term_dt": lambda r, _d: _cms_date(r.termination_date),
+    "obsolete": lambda r, d: r.status_on(d) == "terminated",
+    "is_noc": lambda r, _d: r.is_noc(),
+}
+SEARCHABLE = {"code", "display", "short_desc", "long_desc"}
+CONSTRAINT = re.compile(r"(?P<field>[a-z_]+):(?P<value>\S+)")
+
+router = APIRouter(tags=["clinical tables compatible"])
+
+
+def _field_list(raw: str | None, default: str, name: str) -> list[tuple[str, str]]:
+    """``field`` or ``field:alias`` items; 422 for a field this data set does not have."""
+    text = default if raw is None or not raw.strip() else raw
+    if len(text) > limits.MAX_FIELD_LIST_CHARS:
+        raise QueryError(f"{name} is longer than {limits.MAX_FIELD_LIST_CHARS} characters")
+    items = []
+    for part in text.split(","):
+        field, _, alias = part.strip().partition(":")
+        if field not in FIELDS:
+            raise QueryError(f"{name}: unknown field {field!r}; fields are {', '.join(FIELDS)}")
+        items.append((field, alias or field))
+    return items
+
+
+def _constraints(q: str | None) -> tuple[list[Callable[[CodeRecord, dt.date], bool]], list[str], bool]:
+    """Predicates from ``field:value`` parts of q, the plain words, and whether obsolete codes were asked for."""
+    predicates: list[Callable[[CodeRecord, dt.date], bool]] = []
+    words: list[str] = []
+    wants_obsolete = False
+    for token in (q or "").split():
+        match = CONSTRAINT.fullmatch(token)
+        if not match or match["field"] not in FIELDS:
+            words.append(token)
+            continue
+        field, value = match["field"], match["value"].strip("\"'").lower()
+        getter = FIELDS[field]
+        if field in ("obsolete", "is_noc"):
+            wanted = value in ("true", "1", "yes")
+            wants_obsolete = wants_obsolete or (field == "obsolete" and wanted)
+            predicates.append(lambda r, d, g=getter, w=wanted: bool(g(r, d)) == w)
+        elif value.endswith("*"):
+            predicates.append(lambda r, d, g=getter, p=value[:-1]: str(g(r, d) or "").lower().startswith(p))
+        else:
+            predicates.append(lambda r, d, g=getter, v=value: v in str(g(r, d) or "").lower().split())
+    return predicates, words, wants_obsolete
+
+
+@router.get("/api/hcpcs/v3/search")
+def clinical_tables_search(
+    request: Request,
+    terms: Annotated[str, Query(description="words or partial words; implicit AND")],
+    maxList: Annotated[str | None, Query(description="results wanted (default 7, at most 500; empty = 500)")] = None,
+    count: Annotated[int | None, Query(ge=1, le=limits.CTSS_MAX_LIST, description="page size")] = None,
+    offset: Annotated[int, Query(ge=0, le=limits.CTSS_MAX_OFFSET)] = 0,
+    q: Annotated[str | None, Query(max_length=limits.MAX_QUERY_CHARS)] = None,
+    df: Annotated[str | None, Query(description="display fields (default code,display)")] = None,
+    sf: Annotated[str | None, Query(description="search fields (default code,short_desc,long_desc)")] = None,
+    cf: Annotated[str | None, Query(description="code field (default code)")] = None,
+    ef: Annotated[str | None, Query(description="extra fields, each field or field:alias")] = None,
+) -> list[Any]:
+    engine = service_of(request).require()
+    page_size = _page_size(maxList, count)
+    display = _field_list(df, "code,display", "df")
+    extra = _field_list(ef, "", "ef") if ef else []
+    code_field = _field_list(cf, "code", "cf")[0][0]
+    search_fields = {field for field, _ in _field_list(sf, "code,short_desc,long_desc", "sf")}
+    if not search_fields <= SEARCHABLE:
+        raise QueryError(f"sf: searchable fields are {', '.join(sorted(SEARCHABLE))}")
+    predicates, q_words, wants_obsolete = _constraints(q)
+    today = dt.date.today()
+    text = checked_query(" ".join([terms, *q_words]) if q_words else terms, "terms")
+    filters = Filters(include_terminated=wants_obsolete)
+
+    rows = engine.prefix_matches(text, filters)
+    if search_fields == {"code"}:
+        rows = [row for row in rows if engine.index.records[row].code.startswith(text.upper().replace(" ", ""))]
+    records = [engine.index.records[row] for row in rows]
+    if not records and not predicates:
+        hits = engine.search(text, SearchOptions(limit=min(page_size, 50), offset=offset, filters=filters)).hits
+        records = [engine.lookup(hit.code) for hit in hits if engine.lookup(hit.code) is not None]  # type: ignore[misc]
+        offset = 0
+    records = [r for r in records if all(p(r, today) for p in predicates)]
+    page = records[offset : offset + page_size]
+    extra_out = {alias: [FIELDS[field](r, today) for r in page] for field, alias in extra} if extra else None
+    return [
+        len(records),
+        [FIELDS[code_field](r, today) for r in page],
+        extra_out,
+        [[_text(FIELDS[field](r, today)) for field, _ in display] for r in page],
+    ]
+
+
+def _page_size(max_list: str | None, count: int | None) -> int:
+    if count is not None:
+        return count
+    if max_list is None:
+        return 7
+    if not max_list.strip():
+        return limits.CTSS_MAX_LIST
+    if not max_list.strip().isdigit() or not 1 <= int(max_list) <= limits.CTSS_MAX_LIST:
+        raise QueryError(f"maxList must be a whole number from 1 to {limits.CTSS_MAX_LIST}")
+    return int(max_list)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)

@@ -1,0 +1,183 @@
+"""The JSON endpoints. Thin: check sizes, call the engine, shape the answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+
+from api import limits
+from api.errors import UnknownCode
+from api.schemas import (
+    AutocompleteOut,
+    BatchSearchIn,
+    BatchSearchOut,
+    RecordOut,
+    SearchOut,
+    VerifyBatchIn,
+    VerifyBatchOut,
+    VerifyIn,
+    VerifyOut,
+)
+from api.service import Service
+from indexer.errors import QueryError
+from search.engine import MODES, SearchEngine, SearchOptions
+from search.filters import Filters
+from search.query import normalize_query
+from search.verify import record_dict, verify
+
+router = APIRouter()
+
+RAW_QUERY_LIMIT = 16 * limits.MAX_QUERY_CHARS
+
+
+def service_of(request: Request) -> Service:
+    return request.app.state.service
+
+
+def checked_query(text: str, name: str = "q") -> str:
+    """The normalized query, or a 422 naming the limit it breaks."""
+    if len(text) > RAW_QUERY_LIMIT:
+        raise QueryError(f"{name} is longer than {limits.MAX_QUERY_CHARS} characters")
+    normalized = normalize_query(text)
+    if not normalized:
+        raise QueryError(f"{name} is empty")
+    if len(normalized) > limits.MAX_QUERY_CHARS:
+        raise QueryError(f"{name} is longer than {limits.MAX_QUERY_CHARS} characters ({len(normalized)})")
+    return normalized
+
+
+def checked_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise QueryError(f"mode must be one of {', '.join(MODES)}")
+    return mode
+
+
+Q = Annotated[str, Query(description=f"description, code or code prefix; at most {limits.MAX_QUERY_CHARS} characters")]
+Limit = Annotated[int, Query(ge=1, le=limits.MAX_LIMIT)]
+Offset = Annotated[int, Query(ge=0, le=limits.MAX_OFFSET)]
+
+
+@router.get("/search", response_model=SearchOut, tags=["search"])
+def search(
+    request: Request,
+    q: Q,
+    limit: Limit = 10,
+    offset: Offset = 0,
+    mode: Annotated[str, Query(description="hybrid, keyword or semantic")] = "hybrid",
+    system: Annotated[str | None, Query(max_length=16, description="HCPCS or CPT")] = None,
+    level: Annotated[str | None, Query(max_length=32, description="hcpcs-2, hcpcs-modifier, cpt-1 …")] = None,
+    section: Annotated[str | None, Query(max_length=4, description="section letter, e.g. E")] = None,
+    kind: Annotated[str | None, Query(max_length=16, description="code or modifier")] = None,
+    include_terminated: bool = False,
+    as_of: dt.date | None = None,
+) -> dict[str, Any]:
+    """Ranked codes for a description, with why each matched."""
+    engine = service_of(request).require()
+    filters = Filters.checked(system, level, section, kind, include_terminated, as_of)
+    options = SearchOptions(limit=limit, offset=offset, mode=checked_mode(mode), filters=filters)
+    return engine.search(checked_query(q), options).to_dict()
+
+
+@router.post("/search/batch", response_model=BatchSearchOut, tags=["search"])
+def search_batch(request: Request, body: BatchSearchIn) -> dict[str, Any]:
+    """Up to 100 queries in one call; one result list each, in order."""
+    engine = service_of(request).require()
+    started = time.perf_counter()
+    options = SearchOptions(limit=body.limit, mode=checked_mode(body.mode))
+    queries = [checked_query(text, f"queries[{i}]") for i, text in enumerate(body.queries)]
+    results = [engine.search(text, options).to_dict() for text in queries]
+    return {"results": results, "index_version": engine.index.build_id, "took_ms": _ms(started)}
+
+
+@router.get("/codes/{code}", response_model=RecordOut, tags=["codes"])
+def code_detail(
+    request: Request,
+    code: Annotated[str, Path(max_length=limits.MAX_CODE_CHARS)],
+    as_of: dt.date | None = None,
+) -> dict[str, Any]:
+    """One record in full; a terminated code comes back with its status and termination date."""
+    engine = service_of(request).require()
+    record = engine.lookup(code)
+    if record is None:
+        raise UnknownCode(f"unknown code {code.strip().upper()!r}")
+    return record_dict(record, as_of)
+
+
+@router.get("/autocomplete", response_model=AutocompleteOut, tags=["search"])
+def autocomplete(
+    request: Request,
+    q: Q,
+    limit: Annotated[int, Query(ge=1, le=limits.MAX_AUTOCOMPLETE)] = 8,
+    include_terminated: bool = False,
+) -> dict[str, Any]:
+    """Code prefixes and word prefixes of descriptors and synonyms, for every keystroke (no model call)."""
+    engine = service_of(request).require()
+    started = time.perf_counter()
+    text = checked_query(q)
+    today = dt.date.today()
+    pairs = engine.autocomplete(text, limit, Filters(include_terminated=include_terminated))
+    return {
+        "query": text,
+        "suggestions": [
+            {
+                "code": r.code,
+                "label": r.description,
+                "short_description": r.short_description,
+                "kind": r.kind,
+                "section": r.section,
+                "level_label": r.level_label,
+                "status": r.status_on(today),
+                "match": match,
+            }
+            for r, match in pairs
+        ],
+        "took_ms": _ms(started),
+        "index_version": engine.index.build_id,
+    }
+
+
+@router.post("/verify", response_model=VerifyOut, tags=["verify"])
+def verify_one(request: Request, body: VerifyIn) -> dict[str, Any]:
+    """Is the code consistent with the description? Its rank, score, a verdict, and better candidates."""
+    engine = service_of(request).require()
+    return _verify(engine, body)
+
+
+@router.post("/verify/batch", response_model=VerifyBatchOut, tags=["verify"])
+def verify_batch(request: Request, body: VerifyBatchIn) -> dict[str, Any]:
+    """Up to 1,000 description/code pairs."""
+    engine = service_of(request).require()
+    started = time.perf_counter()
+    results = [_verify(engine, item, f"items[{i}].description") for i, item in enumerate(body.items)]
+    return {"results": results, "index_version": engine.index.build_id, "took_ms": _ms(started)}
+
+
+def _verify(engine: SearchEngine, item: VerifyIn, name: str = "description") -> dict[str, Any]:
+    return verify(engine, checked_query(item.description, name), item.code).to_dict()
+
+
+@router.get("/healthz", tags=["operations"])
+def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["operations"], responses={503: {"description": "no verified index loaded"}})
+def readyz(request: Request) -> dict[str, str]:
+    """200 once an index is loaded and verified, 503 before."""
+    engine = service_of(request).require()
+    return {"status": "ready", "index_version": engine.index.build_id}
+
+
+@router.get("/version", tags=["operations"])
+def version(request: Request) -> dict[str, Any]:
+    """The loaded index's manifest: sources, counts, model (file checksums left out)."""
+    engine = service_of(request).require()
+    return {key: value for key, value in engine.index.manifest.items() if key != "files"}
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)

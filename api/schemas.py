@@ -1,0 +1,122 @@
+"""Request and response shapes, so the generated OpenAPI documents every endpoint."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from api import limits
+
+
+class HitOut(BaseModel):
+    code: str
+    system: str
+    level: str
+    level_label: str
+    kind: str
+    section: str | None
+    section_name: str | None
+    long_description: str | None
+    short_description: str | None
+    status: str = Field(description="active or terminated (on the as-of date)")
+    add_date: str | None
+    effective_date: str | None
+    termination_date: str | None
+    score: float = Field(description="fused score; code matches rank above every text match")
+    match: str = Field(description="code (the query named it) or text")
+    ranks: dict[str, int | None] = Field(description="rank in each retriever that ran, or null")
+    matched_terms: list[str]
+    matched_synonyms: list[str]
+    noc: bool = Field(description="a 'not otherwise classified' code")
+
+
+class SearchOut(BaseModel):
+    query: str
+    mode: str
+    total: int
+    offset: int
+    hits: list[HitOut]
+    index_version: str
+    took_ms: float
+    degraded: list[str]
+
+
+class RecordOut(BaseModel):
+    code: str
+    system: str
+    level: str
+    level_label: str
+    kind: str
+    section: str | None
+    section_name: str | None
+    long_description: str | None
+    short_description: str | None
+    synonyms: list[str]
+    betos: str | None
+    coverage: str | None
+    type_of_service: str | None
+    cross_reference: str | None
+    add_date: str | None
+    effective_date: str | None
+    termination_date: str | None
+    action_code: str | None
+    opps_status_indicator: str | None
+    drug_dosage: str | None
+    noc: bool
+    sources: list[str]
+    status: str
+
+
+class SuggestionOut(BaseModel):
+    code: str
+    label: str
+    short_description: str | None
+    kind: str
+    section: str | None
+    level_label: str
+    status: str
+    match: str
+
+
+class AutocompleteOut(BaseModel):
+    query: str
+    suggestions: list[SuggestionOut]
+    took_ms: float
+    index_version: str
+
+
+class BatchSearchIn(BaseModel):
+    queries: list[str] = Field(min_length=1, max_length=limits.MAX_BATCH_QUERIES)
+    limit: int = Field(default=10, ge=1, le=limits.MAX_LIMIT)
+    mode: str = "hybrid"
+
+
+class BatchSearchOut(BaseModel):
+    results: list[SearchOut]
+    index_version: str
+    took_ms: float
+
+
+class VerifyIn(BaseModel):
+    description: str = Field(max_length=4 * limits.MAX_QUERY_CHARS)
+    code: str = Field(min_length=1, max_length=limits.MAX_CODE_CHARS)
+
+
+class VerifyOut(BaseModel):
+    description: str
+    code: str
+    verdict: str = Field(description="consistent | suspect | unknown_code | terminated")
+    rank: int | None
+    score: float | None
+    record: RecordOut | None
+    better_candidates: list[HitOut]
+    index_version: str
+
+
+class VerifyBatchIn(BaseModel):
+    items: list[VerifyIn] = Field(min_length=1, max_length=limits.MAX_VERIFY_ITEMS)
+
+
+class VerifyBatchOut(BaseModel):
+    results: list[VerifyOut]
+    index_version: str
+    took_ms: float
