@@ -27,6 +27,9 @@ class HitOut(BaseModel):
     matched_terms: list[str]
     matched_synonyms: list[str]
     noc: bool = Field(description="a 'not otherwise classified' code")
+    matched_expansions: list[dict[str, str]] = Field(
+        default_factory=list, description="query expansions (brand, abbreviation, typo…) this hit matched"
+    )
 
 
 class SearchOut(BaseModel):
@@ -38,6 +41,9 @@ class SearchOut(BaseModel):
     index_version: str
     took_ms: float
     degraded: list[str]
+    expansions: list[dict[str, str]] = Field(default_factory=list, description="how the query was read")
+    did_you_mean: str | None = Field(default=None, description="the query with typos corrected, if any were")
+    ignored: list[str] = Field(default_factory=list, description="words dropped as meaningless (HCHG, charge numbers)")
 
 
 class RecordOut(BaseModel):
@@ -51,6 +57,7 @@ class RecordOut(BaseModel):
     long_description: str | None
     short_description: str | None
     synonyms: list[str]
+    knowledge_terms: list[str]
     betos: str | None
     coverage: str | None
     type_of_service: str | None

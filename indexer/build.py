@@ -18,6 +18,7 @@ from indexer import layout
 from indexer.embedding_cache import EmbeddingCache
 from indexer.errors import SourceError
 from indexer.keyword_index import write_keyword_index
+from indexer.knowledge import BrandTagger, knowledge_files, load_knowledge, save_snapshot
 from indexer.manifest import write_manifest
 from indexer.merge import merge_sources
 from indexer.records import CodeRecord
@@ -58,6 +59,7 @@ def count_records(records: list[CodeRecord], today: dt.date) -> dict[str, Any]:
         "by_section": dict(sorted(Counter(r.section for r in records if r.section).items())),
         "terminated": sum(1 for r in records if r.status_on(today) == "terminated"),
         "with_synonyms": sum(1 for r in records if r.synonyms),
+        "with_knowledge_terms": sum(1 for r in records if r.knowledge_terms),
     }
 
 
@@ -80,12 +82,17 @@ def build_index(
     records = merged.records
     if not records:
         raise SourceError(str(paths[0]), "the sources hold no codes")
+    knowledge = load_knowledge(settings.knowledge_dir)
+    tagger = BrandTagger(knowledge)
+    for record in records:
+        record.knowledge_terms = tagger.brands(record)
 
     temp_dir = layout.new_temp_dir(root)
     try:
         with (temp_dir / layout.RECORDS).open("w", encoding="utf-8") as handle:
             for record in records:
                 handle.write(record.to_json() + "\n")
+        save_snapshot(knowledge, temp_dir / layout.KNOWLEDGE)
         report("keyword index", 0, 1)
         write_keyword_index(temp_dir / layout.KEYWORD_DIR, records)
         report("keyword index", 1, 1)
@@ -123,6 +130,9 @@ def build_index(
                         "skipped_examples": result.skipped_examples,
                     }
                     for path, result in zip(paths, results, strict=False)
+                ],
+                "knowledge": [
+                    {"name": path.name, "sha256": sha256_file(path)} for path in knowledge_files(settings.knowledge_dir)
                 ],
                 "merge_rule": "first source to give a field a value keeps it; later sources fill gaps and add synonyms",
                 "merge_conflicts": dict(merged.conflicts),

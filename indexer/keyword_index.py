@@ -1,4 +1,4 @@
-"""Writing the whoosh index: long, short and synonym fields, stemmed; the code as an ID.
+"""Writing the whoosh index: long, short, synonym and knowledge-term fields, stemmed; the code as an ID.
 
 Field weights are applied at query time (``search.keyword``), so tuning needs no rebuild.
 Documents are added in record order in one commit, so whoosh docnum == record row.
@@ -14,7 +14,7 @@ from whoosh.fields import ID, NUMERIC, TEXT, Schema
 from indexer.records import CodeRecord
 from indexer.text import analyzer
 
-TEXT_FIELDS = ("long", "short", "synonyms")
+TEXT_FIELDS = ("long", "short", "synonyms", "knowledge")
 
 
 def schema() -> Schema:
@@ -25,6 +25,7 @@ def schema() -> Schema:
         long=TEXT(analyzer=stem),
         short=TEXT(analyzer=stem),
         synonyms=TEXT(analyzer=stem),
+        knowledge=TEXT(analyzer=stem),
     )
 
 
@@ -39,6 +40,7 @@ def write_keyword_index(directory: Path, records: list[CodeRecord]) -> None:
             long=record.long_description or "",
             short=record.short_description or "",
             synonyms=" ; ".join(record.synonyms),
+            knowledge=" ; ".join(record.knowledge_terms),
         )
     writer.commit(optimize=True)
     ix.close()

@@ -18,6 +18,7 @@ RECORDS = "records.jsonl"
 VECTORS = "vectors.npy"
 FAISS_INDEX = "vectors.faiss"
 KEYWORD_DIR = "keyword"
+KNOWLEDGE = "knowledge.json"
 CURRENT = "current"
 BUILDS = "builds"
 

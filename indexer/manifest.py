@@ -10,7 +10,7 @@ from typing import Any
 from indexer.layout import MANIFEST
 
 FORMAT_NAME = "codefinder-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def file_digest(path: Path) -> str:

@@ -17,7 +17,7 @@ from indexer.records import CodeRecord
 MERGED_SCALARS = tuple(
     f.name
     for f in fields(CodeRecord)
-    if f.name not in {"code", "system", "level", "kind", "synonyms", "noc", "sources"}
+    if f.name not in {"code", "system", "level", "kind", "synonyms", "knowledge_terms", "noc", "sources"}
 )
 
 

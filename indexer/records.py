@@ -26,6 +26,7 @@ class CodeRecord:
     long_description: str | None = None
     short_description: str | None = None
     synonyms: list[str] = field(default_factory=list)
+    knowledge_terms: list[str] = field(default_factory=list)
     betos: str | None = None
     coverage: str | None = None
     type_of_service: str | None = None

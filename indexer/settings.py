@@ -36,12 +36,18 @@ class Settings(BaseSettings):
     weight_long: float = 1.0
     weight_short: float = 0.6
     weight_synonyms: float = 0.8
+    weight_knowledge: float = 0.8
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
     # Synonym lists are mostly empty, so their average length is tiny; length normalization there
     # would punish exactly the records that have synonyms.
     bm25_b_synonyms: float = 0.0
     coordination_scale: float = 0.9
+
+    # Domain knowledge (data/knowledge): query rewriting and brand-name terms; off = plain retrieval.
+    use_knowledge: bool = True
+    expansion_weight: float = 0.6
+    correct_typos: bool = True
 
     # Fusion.
     fusion: str = "rrf"

@@ -55,18 +55,32 @@ class Vocabulary:
             return self.postings[index]
         return EMPTY
 
+    def frequencies(self) -> dict[str, int]:
+        """Word -> number of records holding it."""
+        return {word: int(rows.size) for word, rows in zip(self.words, self.postings, strict=True)}
+
 
 class PrefixIndex:
     """Built once per loaded index: every searchable word, and the words of the description alone."""
 
     def __init__(self, records: list[CodeRecord], sorted_codes: list[str], row_of_code: dict[str, int]) -> None:
         self._all = Vocabulary(
-            " ".join([r.long_description or "", r.short_description or "", *r.synonyms]) for r in records
+            " ".join([r.long_description or "", r.short_description or "", *r.synonyms, *r.knowledge_terms])
+            for r in records
         )
         self._described = Vocabulary(r.description for r in records)
         self._lengths = np.array([len(record.description) for record in records], dtype=np.int32)
         self._sorted_codes = sorted_codes
         self._row_of_code = row_of_code
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        return self._all
+
+    def cooccurrence(self, word: str, others: list[str]) -> int:
+        """How many records hold ``word`` together with one of ``others`` (summed over the others)."""
+        rows = self._all.rows_for_word(word)
+        return sum(int(np.intersect1d(rows, self._all.rows_for_word(o), assume_unique=True).size) for o in others)
 
     def matches(self, text: str, allowed: np.ndarray | None = None) -> tuple[list[int], np.ndarray]:
         """Every match, best first: rows whose code starts with the query, then rows whose words start

@@ -13,7 +13,7 @@ import numpy as np
 from indexer.errors import QueryError
 from indexer.records import CodeRecord
 from indexer.settings import Settings
-from indexer.text import analyze, analyze_with_words
+from indexer.text import analyze
 from models.encoder import Encoder
 from search.autocomplete import PrefixIndex
 from search.filters import Filters, RecordColumns
@@ -22,6 +22,7 @@ from search.hits import Hit, SearchResponse
 from search.keyword import KeywordRetriever
 from search.loader import LoadedIndex
 from search.query import code_intent, codes_with_prefix, normalize_query
+from search.rewrite import QueryRewriter, RewrittenQuery
 from search.vector import VectorRetriever
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,15 @@ class SearchEngine:
         self._embed = lru_cache(maxsize=4096)(self._embed_uncached)
         self._record_terms = lru_cache(maxsize=65536)(self._record_terms_uncached)
         self._prefixes = PrefixIndex(index.records, index.sorted_codes, index.row_of_code)
+        self._rewriter = None
+        if settings.use_knowledge and index.knowledge is not None:
+            self._rewriter = QueryRewriter(
+                index.knowledge,
+                self._prefixes.vocabulary.frequencies(),
+                expansion_weight=settings.expansion_weight,
+                correct_typos=settings.correct_typos,
+                cooccurrence=self._prefixes.cooccurrence,
+            )
 
     # --- lookups -------------------------------------------------------------------------
     def lookup(self, code: str) -> CodeRecord | None:
@@ -86,19 +96,17 @@ class SearchEngine:
             raise QueryError("the query is empty")
         today = options.filters.as_of or dt.date.today()
         mask = self._columns.mask(options.filters, today)
-        allowed = None if mask is None else set(np.flatnonzero(mask).tolist())
         depth = max(self.settings.candidate_depth, options.offset + options.limit)
 
-        code_rows = self._code_rows(query, allowed)
-        stem_words = analyze_with_words(query)
-        terms = [stem for stem, _ in stem_words]
+        code_rows = self._code_rows(query, mask)
+        rewritten = self.rewrite(query)
         rankings: dict[str, list[tuple[int, float]]] = {}
         degraded: list[str] = []
         if options.mode in ("hybrid", "keyword"):
-            rankings["keyword"] = self._keyword.search(terms, depth, allowed)
+            rankings["keyword"] = self._keyword.search(rewritten.keyword_terms, depth, mask)
         if options.mode in ("hybrid", "semantic"):
             try:
-                rankings["semantic"] = self._vector.search(self._embed(query), depth, mask)
+                rankings["semantic"] = self._vector.search(self._embed(rewritten.semantic_text), depth, mask)
             except Exception:  # the encoder is a dependency that may fail; keyword results still help
                 log.exception("semantic retrieval failed; answering from keyword retrieval")
                 degraded.append("semantic")
@@ -112,8 +120,8 @@ class SearchEngine:
         ordered_rows = [(row, top_score + 1.0, "code") for row in code_rows]
         ordered_rows += [(row, score, "text") for row, score in fused if row not in code_set]
         page = ordered_rows[options.offset : options.offset + options.limit]
-        word_of_stem = {stem: word.lower() for stem, word in stem_words}
-        hits = [self._hit(row, score, match, rank_of, word_of_stem, today) for row, score, match in page]
+        explain = Explainer(rewritten)
+        hits = [self._hit(row, score, match, rank_of, explain, today) for row, score, match in page]
         return SearchResponse(
             query=query,
             mode=options.mode,
@@ -123,15 +131,27 @@ class SearchEngine:
             index_version=self.index.build_id,
             took_ms=round((time.perf_counter() - started) * 1000, 3),
             degraded=degraded,
+            expansions=[e.to_dict() for e in rewritten.expansions],
+            did_you_mean=rewritten.did_you_mean,
+            ignored=rewritten.dropped,
         )
 
-    def _code_rows(self, query: str, allowed: set[int] | None) -> list[int]:
+    def rewrite(self, query: str) -> RewrittenQuery:
+        """The query as the retrievers see it: with domain knowledge when enabled, else its plain words."""
+        if self._rewriter is not None:
+            return self._rewriter.rewrite(query)
+        stems = analyze(query)
+        return RewrittenQuery(
+            text=query, words=query.lower().split(), keyword_terms=[(s, 1.0) for s in stems], semantic_text=query
+        )
+
+    def _code_rows(self, query: str, allowed: np.ndarray | None) -> list[int]:
         intent = code_intent(query)
         codes = list(intent.exact)
         if intent.prefix:
             codes += codes_with_prefix(self.index.sorted_codes, intent.prefix, MAX_PREFIX_CODES)
         rows = [self.index.row_of_code[c] for c in dict.fromkeys(codes) if c in self.index.row_of_code]
-        return [row for row in rows if allowed is None or row in allowed]
+        return [row for row in rows if allowed is None or allowed[row]]
 
     def _embed_uncached(self, query: str) -> np.ndarray:
         return self.encoder.encode([query])[0]
@@ -139,7 +159,9 @@ class SearchEngine:
     def _record_terms_uncached(self, row: int) -> tuple[frozenset[str], tuple[tuple[str, frozenset[str]], ...]]:
         record = self.index.records[row]
         words = frozenset(analyze(f"{record.long_description or ''} {record.short_description or ''}"))
-        synonyms = tuple((synonym, frozenset(analyze(synonym))) for synonym in record.synonyms)
+        synonyms = tuple(
+            (synonym, frozenset(analyze(synonym))) for synonym in [*record.synonyms, *record.knowledge_terms]
+        )
         return words, synonyms
 
     def _hit(
@@ -148,14 +170,38 @@ class SearchEngine:
         score: float,
         match: str,
         rank_of: dict[str, dict[int, int]],
-        word_of_stem: dict[str, str],
+        explain: Explainer,
         today: dt.date,
     ) -> Hit:
         record = self.index.records[row]
         words, synonyms = self._record_terms(row)
-        query_stems = word_of_stem.keys()
-        matched_synonyms = [synonym for synonym, stems in synonyms if stems & query_stems]
         synonym_stems = set().union(*(stems for _, stems in synonyms)) if synonyms else set()
-        matched = sorted({word_of_stem[stem] for stem in (words | synonym_stems) & query_stems})
+        record_stems = words | synonym_stems
+        matched_synonyms = [synonym for synonym, stems in synonyms if stems & explain.query_stems]
         ranks = {name: ranks.get(row) for name, ranks in rank_of.items()}
-        return Hit.from_record(record, record.status_on(today), score, match, ranks, matched, matched_synonyms)
+        hit = Hit.from_record(
+            record, record.status_on(today), score, match, ranks, explain.words_matched(record_stems), matched_synonyms
+        )
+        hit.matched_expansions = explain.expansions_matched(record_stems)
+        return hit
+
+
+class Explainer:
+    """Which of the query's words and expansions a record matched, in the user's words."""
+
+    def __init__(self, rewritten: RewrittenQuery) -> None:
+        self.word_of_stem: dict[str, str] = {}
+        for word in rewritten.words:
+            for stem in analyze(word):
+                self.word_of_stem.setdefault(stem, word)
+        self.expansion_stems = [(e, frozenset(analyze(e.target))) for e in rewritten.expansions]
+        for expansion, stems in self.expansion_stems:
+            for stem in stems:
+                self.word_of_stem.setdefault(stem, expansion.target)
+        self.query_stems = frozenset(self.word_of_stem)
+
+    def words_matched(self, record_stems: frozenset[str] | set[str]) -> list[str]:
+        return sorted({self.word_of_stem[stem] for stem in record_stems & self.query_stems})
+
+    def expansions_matched(self, record_stems: frozenset[str] | set[str]) -> list[dict[str, str]]:
+        return [e.to_dict() for e, stems in self.expansion_stems if stems & record_stems]

@@ -29,6 +29,7 @@ class Hit:
     matched_terms: list[str]
     matched_synonyms: list[str]
     noc: bool
+    matched_expansions: list[dict[str, str]] = field(default_factory=list)
 
     @classmethod
     def from_record(
@@ -77,6 +78,9 @@ class SearchResponse:
     index_version: str
     took_ms: float
     degraded: list[str] = field(default_factory=list)
+    expansions: list[dict[str, str]] = field(default_factory=list)
+    did_you_mean: str | None = None
+    ignored: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

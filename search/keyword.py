@@ -1,55 +1,104 @@
-"""Keyword retrieval: BM25F over long, short and synonym fields, OR of the query's words with a
-coordination bonus. User text is analyzed into terms and built into query objects directly,
-never handed to a query parser, so ``field:``, ``*`` or ``(((`` are just characters.
+"""Keyword retrieval: BM25F over the whoosh index's long, short, synonym and knowledge fields.
+
+The whoosh index is the inverted index on disk; at load its postings are read once into numpy
+arrays and scored here, because whoosh's own matchers cost tens of milliseconds per query in
+Python (and its block-quality pruning drops true top hits under per-field boosts). Scoring is
+BM25F proper (Robertson & Zaragoza): a word's frequencies are combined across fields, each
+weighted and length-normalized with its own b, before one saturation and one IDF — so a common
+word repeated in every field cannot outweigh a rare word found in one. Words combine with OR
+semantics and a coordination bonus for matching more of them. User text reaches here only as
+analyzed terms, never as query syntax.
 """
 
 from __future__ import annotations
 
-import threading
+import math
 
-from whoosh import query as wq
-from whoosh.scoring import BM25F
-from whoosh.searching import Searcher
+import numpy as np
 
+from indexer.keyword_index import TEXT_FIELDS
 from indexer.settings import Settings
 from search.loader import LoadedIndex
 
 Ranking = list[tuple[int, float]]
+EMPTY_IDS = np.zeros(0, dtype=np.int32)
+
+
+class FieldPostings:
+    """One field's postings: term -> (doc ids, term frequencies), and per-doc length normalization."""
+
+    def __init__(self, reader, field: str, doc_count: int, b: float) -> None:  # type: ignore[no-untyped-def]
+        self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if field in reader.indexed_field_names():
+            for term in reader.lexicon(field):
+                items = list(reader.postings(field, term).items_as("frequency"))
+                ids = np.fromiter((doc for doc, _ in items), dtype=np.int32, count=len(items))
+                tfs = np.fromiter((freq for _, freq in items), dtype=np.float32, count=len(items))
+                self.postings[term.decode("utf-8")] = (ids, tfs)
+        lengths = np.array([reader.doc_field_length(doc, field, 0) for doc in range(doc_count)], dtype=np.float32)
+        average = float(lengths.mean()) if doc_count and lengths.mean() > 0 else 1.0
+        self.norm = (1.0 - b + b * lengths / average).astype(np.float32)
+        self.norm[self.norm <= 0] = 1.0
 
 
 class KeywordRetriever:
     def __init__(self, index: LoadedIndex, settings: Settings) -> None:
-        self._index = index
-        self._weighting = BM25F(B=settings.bm25_b, K1=settings.bm25_k1, synonyms_B=settings.bm25_b_synonyms)
-        self._fields = {
+        weights = {
             "long": settings.weight_long,
             "short": settings.weight_short,
             "synonyms": settings.weight_synonyms,
+            "knowledge": settings.weight_knowledge if settings.use_knowledge else 0.0,
         }
+        b_of = {
+            "long": settings.bm25_b,
+            "short": settings.bm25_b,
+            "synonyms": settings.bm25_b_synonyms,
+            "knowledge": settings.bm25_b_synonyms,
+        }
+        self._size = len(index.records)
+        with index.keyword_index.reader() as reader:
+            self._fields = [
+                (FieldPostings(reader, name, self._size, b_of[name]), weight)
+                for name in TEXT_FIELDS
+                if (weight := weights[name]) > 0
+            ]
+        self._k1 = settings.bm25_k1
         self._scale = settings.coordination_scale
-        self._local = threading.local()
 
-    def _searcher(self) -> Searcher:
-        """One searcher per thread, reused across queries (whoosh searchers are not thread-safe)."""
-        searcher = getattr(self._local, "searcher", None)
-        if searcher is None:
-            searcher = self._index.keyword_index.searcher(weighting=self._weighting)
-            self._local.searcher = searcher
-        return searcher
+    def term_frequency(self, term: str) -> np.ndarray:
+        """The term's weighted, length-normalized frequency in every document, fields combined."""
+        combined = np.zeros(self._size, dtype=np.float32)
+        for field, weight in self._fields:
+            found = field.postings.get(term)
+            if found is not None:
+                ids, tfs = found
+                combined[ids] += weight * tfs / field.norm[ids]
+        return combined
 
-    def build_query(self, terms: list[str]) -> wq.Query | None:
-        groups = [
-            wq.Or([wq.Term(name, term, boost=weight) for name, weight in self._fields.items() if weight > 0])
-            for term in dict.fromkeys(terms)
-        ]
-        if not groups:
-            return None
-        return wq.Or(groups, scale=self._scale) if len(groups) > 1 else groups[0]
+    def scores(self, terms: list[tuple[str, float]]) -> np.ndarray:
+        """BM25F score of every document; ``terms`` are (stem, weight) pairs, the query's own words 1."""
+        total = np.zeros(self._size, dtype=np.float32)
+        matched = np.zeros(self._size, dtype=np.float32)
+        wanted = sum(boost for _, boost in dict(terms).items()) or 1.0
+        for term, boost in dict(terms).items():
+            tf = self.term_frequency(term)
+            present = tf > 0
+            df = int(np.count_nonzero(present))
+            if df == 0:
+                continue
+            idf = math.log(1.0 + (self._size - df + 0.5) / (df + 0.5))
+            total += boost * idf * tf / (self._k1 + tf)
+            matched += boost * present
+        return total * ((1.0 - self._scale) + self._scale * matched / wanted)
 
-    def search(self, terms: list[str], depth: int, allowed: set[int] | None = None) -> Ranking:
-        query = self.build_query(terms)
-        if query is None or (allowed is not None and not allowed):
+    def search(self, terms: list[tuple[str, float]], depth: int, allowed: np.ndarray | None = None) -> Ranking:
+        if not terms:
             return []
-        # optimize=False: whoosh's block-quality pruning drops true top hits under per-field boosts
-        results = self._searcher().search(query, limit=depth, filter=allowed, optimize=False)
-        return [(hit.docnum, float(hit.score)) for hit in results]
+        scores = self.scores(terms)
+        if allowed is not None:
+            scores = np.where(allowed, scores, 0.0)
+        candidates = np.flatnonzero(scores > 0)
+        if candidates.size > depth:
+            candidates = candidates[np.argpartition(-scores[candidates], depth - 1)[:depth]]
+        order = np.lexsort((candidates, -scores[candidates]))
+        return [(int(row), float(scores[row])) for row in candidates[order]]

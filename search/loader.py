@@ -13,6 +13,7 @@ from whoosh import index as whoosh_index
 
 from indexer import layout
 from indexer.errors import IndexError_
+from indexer.knowledge import Knowledge, load_snapshot
 from indexer.manifest import FORMAT_NAME, FORMAT_VERSION, file_digest, read_manifest
 from indexer.records import CodeRecord
 
@@ -29,6 +30,7 @@ class LoadedIndex:
     vectors: np.ndarray
     faiss_index: Any
     keyword_index: Any
+    knowledge: Knowledge | None = None
 
     @property
     def build_id(self) -> str:
@@ -110,4 +112,5 @@ def load_index(index: Path, expected_dimension: int | None = None) -> LoadedInde
         vectors=vectors,
         faiss_index=flat,
         keyword_index=keyword,
+        knowledge=load_snapshot(build_dir / layout.KNOWLEDGE) if (build_dir / layout.KNOWLEDGE).is_file() else None,
     )

@@ -33,7 +33,7 @@ def test_build_writes_every_part(built_settings):
 def test_manifest_lists_sources_counts_model_and_checksums(built_settings):
     build_dir = layout.resolve_build_dir(built_settings.index)
     manifest = json.loads((build_dir / "manifest.json").read_text())
-    assert manifest["format"] == "codefinder-index" and manifest["format_version"] == 1
+    assert manifest["format"] == "codefinder-index" and manifest["format_version"] == 2
     assert [s["shape"] for s in manifest["sources"]] == ["hcpcs-fixed-width", "opps-addendum-b", "asp-crosswalk"]
     for source in manifest["sources"]:
         assert source["sha256"] == file_digest(Path(source["path"]))

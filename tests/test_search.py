@@ -52,7 +52,8 @@ def test_synonym_match_is_reported(engine):
     top = response.hits[0]
     assert top.code == "J9271"
     assert top.matched_synonyms == ["keytruda"]
-    assert top.matched_terms == ["keytruda"]
+    assert top.matched_terms == ["keytruda", "pembrolizumab"]  # the brand, and the generic it expands to
+    assert {"from": "keytruda", "to": "pembrolizumab", "kind": "brand"} in top.matched_expansions
 
 
 def test_hybrid_hits_carry_ranks_from_both_retrievers(engine):

@@ -1,0 +1,147 @@
+"""The project's curated word knowledge (``data/knowledge/*.csv``): drug brand names, abbreviations
+and lay terms, chargemaster shorthand, units. Facts about words, never about evaluation items.
+
+Loaded at build time (brand names become searchable terms of their drug's records, and a snapshot of
+the tables travels inside the index) and applied at query time by ``search.rewrite``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from indexer.errors import SourceError
+from indexer.records import CodeRecord
+
+FILES = {
+    "drug_names": ("drug_names.csv", ("generic", "brand")),
+    "abbreviations": ("abbreviations.csv", ("term", "expansion", "kind")),
+    "chargemaster": ("chargemaster.csv", ("token", "expansion", "kind")),
+    "units": ("units.csv", ("pattern", "canonical", "kind")),
+}
+WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass
+class Knowledge:
+    """Lookup tables, all keys lower case."""
+
+    brand_to_generics: dict[str, list[str]] = field(default_factory=dict)
+    generic_to_brands: dict[str, list[str]] = field(default_factory=dict)
+    phrases: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    shorthand: dict[str, list[str]] = field(default_factory=dict)
+    noise: set[str] = field(default_factory=set)
+    unit_canonical: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def longest_phrase(self) -> int:
+        return max((len(term.split()) for term in self.phrases), default=1)
+
+    def unit_variants(self, unit: str) -> list[str]:
+        """Every spelling of the unit's class that descriptors use (ml -> cc, cc -> ml)."""
+        canonical = self.unit_canonical.get(unit)
+        if canonical is None:
+            return []
+        return sorted({p for p, c in self.unit_canonical.items() if c == canonical and WORD.fullmatch(p)} - {unit})
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "brand_to_generics": self.brand_to_generics,
+            "generic_to_brands": self.generic_to_brands,
+            "phrases": {k: [list(pair) for pair in v] for k, v in self.phrases.items()},
+            "shorthand": self.shorthand,
+            "noise": sorted(self.noise),
+            "unit_canonical": self.unit_canonical,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Knowledge:
+        return cls(
+            brand_to_generics=data["brand_to_generics"],
+            generic_to_brands=data["generic_to_brands"],
+            phrases={k: [tuple(pair) for pair in v] for k, v in data["phrases"].items()},  # type: ignore[misc]
+            shorthand=data["shorthand"],
+            noise=set(data["noise"]),
+            unit_canonical=data["unit_canonical"],
+        )
+
+
+def _rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    if not path.is_file():
+        raise SourceError(str(path), "knowledge table missing")
+    with path.open(encoding="utf-8", newline="") as handle:
+        lines = [(number, line) for number, line in enumerate(handle, start=1) if not line.startswith("#")]
+    reader = csv.DictReader(line for _, line in lines)
+    if tuple(reader.fieldnames or ()) != columns:
+        raise SourceError(str(path), f"header must be {','.join(columns)}", lines[0][0] if lines else 1)
+    rows = []
+    for (number, _), row in zip(lines[1:], reader, strict=False):
+        if None in row or any(value is None for value in row.values()):
+            raise SourceError(str(path), f"expected {len(columns)} columns", number)
+        rows.append({key: " ".join(value.lower().split()) for key, value in row.items()})
+    return rows
+
+
+def load_knowledge(directory: Path) -> Knowledge:
+    """Read the four tables; a malformed row is an error naming file and line."""
+    knowledge = Knowledge()
+    brands: dict[str, list[str]] = defaultdict(list)
+    generics: dict[str, list[str]] = defaultdict(list)
+    for row in _rows(directory / FILES["drug_names"][0], FILES["drug_names"][1]):
+        if row["generic"] and row["brand"] and row["brand"] != row["generic"]:
+            brands[row["brand"]].append(row["generic"])
+            generics[row["generic"]].append(row["brand"])
+    phrases: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for row in _rows(directory / FILES["abbreviations"][0], FILES["abbreviations"][1]):
+        if row["term"] and row["expansion"]:
+            phrases[row["term"]].append((row["expansion"], row["kind"]))
+    shorthand: dict[str, list[str]] = defaultdict(list)
+    for row in _rows(directory / FILES["chargemaster"][0], FILES["chargemaster"][1]):
+        if row["kind"] == "noise":
+            knowledge.noise.add(row["token"])
+        elif row["token"] and row["expansion"]:
+            shorthand[row["token"]].append(row["expansion"])
+    for row in _rows(directory / FILES["units"][0], FILES["units"][1]):
+        knowledge.unit_canonical[row["pattern"]] = row["canonical"]
+    knowledge.brand_to_generics = dict(brands)
+    knowledge.generic_to_brands = dict(generics)
+    knowledge.phrases = dict(phrases)
+    knowledge.shorthand = dict(shorthand)
+    return knowledge
+
+
+def knowledge_files(directory: Path) -> list[Path]:
+    return [directory / name for name, _ in FILES.values()]
+
+
+class BrandTagger:
+    """Finds the brand names of drugs whose generic name appears in a record's descriptions."""
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        self._by_first_word: dict[str, list[tuple[list[str], list[str]]]] = defaultdict(list)
+        for generic, brands in knowledge.generic_to_brands.items():
+            words = WORD.findall(generic)
+            if words:
+                self._by_first_word[words[0]].append((words, brands))
+
+    def brands(self, record: CodeRecord) -> list[str]:
+        words = set(WORD.findall(f"{record.long_description or ''} {record.short_description or ''}".lower()))
+        found: list[str] = []
+        for word in words:
+            for generic_words, brands in self._by_first_word.get(word, ()):
+                if all(w in words for w in generic_words):
+                    found.extend(brand for brand in brands if brand not in record.synonyms)
+        return sorted(set(found))
+
+
+def save_snapshot(knowledge: Knowledge, path: Path) -> None:
+    path.write_text(json.dumps(knowledge.to_json(), ensure_ascii=False, sort_keys=True), encoding="utf-8")
+
+
+def load_snapshot(path: Path) -> Knowledge:
+    return Knowledge.from_json(json.loads(path.read_text(encoding="utf-8")))
