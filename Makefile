@@ -7,7 +7,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install build run serve test lint eval browser clean
+.PHONY: install build run serve test lint eval evaluation tune browser clean
 
 install: $(VENV)/.installed
 
@@ -43,6 +43,14 @@ test: install lint browser
 eval: install
 	$(BIN)/codefinder eval ../shared/data/eval/dev_chargemaster.csv --cap-per-code 3
 	$(BIN)/codefinder eval data/eval/queries.csv
+
+# Tuning on the dev data (writes bench/results/tuning.json and data/calibration.json; ~5 min).
+tune: build
+	$(BIN)/python -m bench.tune
+
+# docs/evaluation.md from one command.
+evaluation: build
+	$(BIN)/python -m bench.evaluation
 
 clean:
 	rm -rf $(VENV) data/index data/cache

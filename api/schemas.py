@@ -27,6 +27,9 @@ class HitOut(BaseModel):
     matched_terms: list[str]
     matched_synonyms: list[str]
     noc: bool = Field(description="a 'not otherwise classified' code")
+    confidence: float | None = Field(
+        default=None, description="calibrated probability that this is a right code (1 for a code the query names)"
+    )
     matched_expansions: list[dict[str, str]] = Field(
         default_factory=list, description="query expansions (brand, abbreviation, typo…) this hit matched"
     )
@@ -44,6 +47,9 @@ class SearchOut(BaseModel):
     expansions: list[dict[str, str]] = Field(default_factory=list, description="how the query was read")
     did_you_mean: str | None = Field(default=None, description="the query with typos corrected, if any were")
     ignored: list[str] = Field(default_factory=list, description="words dropped as meaningless (HCHG, charge numbers)")
+    no_good_match: bool = Field(
+        default=False, description="nothing clears the confidence threshold: do not auto-suggest"
+    )
 
 
 class RecordOut(BaseModel):
@@ -114,6 +120,7 @@ class VerifyOut(BaseModel):
     verdict: str = Field(description="consistent | suspect | unknown_code | terminated")
     rank: int | None
     score: float | None
+    confidence: float | None = Field(description="calibrated probability that the code is right for the description")
     record: RecordOut | None
     better_candidates: list[HitOut]
     index_version: str

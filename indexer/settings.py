@@ -32,11 +32,11 @@ class Settings(BaseSettings):
     embed_batch_size: int = 64
     embed_max_tokens: int = 128
 
-    # Keyword retrieval: BM25F field weights and parameters.
+    # Keyword retrieval: BM25F field weights and parameters. Defaults chosen by bench/tune.py on the dev data.
     weight_long: float = 1.0
-    weight_short: float = 0.6
-    weight_synonyms: float = 0.8
-    weight_knowledge: float = 0.8
+    weight_short: float = 0.3
+    weight_synonyms: float = 1.2
+    weight_knowledge: float = 0.5
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
     # Synonym lists are mostly empty, so their average length is tiny; length normalization there
@@ -48,13 +48,17 @@ class Settings(BaseSettings):
     use_knowledge: bool = True
     expansion_weight: float = 0.6
     correct_typos: bool = True
+    calibration_file: Path = Field(default=PROJECT_ROOT / "data" / "calibration.json")
 
     # Fusion.
     fusion: str = "rrf"
-    rrf_k: float = 60.0
+    rrf_k: float = 15.0
     keyword_weight: float = 1.0
-    semantic_weight: float = 1.0
-    candidate_depth: int = 100
+    semantic_weight: float = 0.6
+    candidate_depth: int = 50
+    # Reranking (search/rerank.py): dose agreement bonus; modifiers' share of their fused score.
+    dose_bonus: float = 0.1
+    modifier_weight: float = 0.5
 
     # QA verification: how high the assigned code must rank to be called "consistent".
     verify_consistent_rank: int = 10

@@ -16,12 +16,14 @@ from indexer.settings import Settings
 from indexer.text import analyze
 from models.encoder import Encoder
 from search.autocomplete import PrefixIndex
+from search.confidence import Calibration
 from search.filters import Filters, RecordColumns
 from search.fusion import FUSION_METHODS, ordered
 from search.hits import Hit, SearchResponse
 from search.keyword import KeywordRetriever
 from search.loader import LoadedIndex
 from search.query import code_intent, codes_with_prefix, normalize_query
+from search.rerank import apply_dose_agreement, apply_modifier_weight, parse_doses, record_doses
 from search.rewrite import QueryRewriter, RewrittenQuery
 from search.vector import VectorRetriever
 
@@ -55,7 +57,9 @@ class SearchEngine:
         self._weights = {"keyword": settings.keyword_weight, "semantic": settings.semantic_weight}
         self._embed = lru_cache(maxsize=4096)(self._embed_uncached)
         self._record_terms = lru_cache(maxsize=65536)(self._record_terms_uncached)
+        self._doses = lru_cache(maxsize=65536)(self._doses_uncached)
         self._prefixes = PrefixIndex(index.records, index.sorted_codes, index.row_of_code)
+        self.calibration = Calibration.load(settings.calibration_file) if settings.use_knowledge else None
         self._rewriter = None
         if settings.use_knowledge and index.knowledge is not None:
             self._rewriter = QueryRewriter(
@@ -89,6 +93,32 @@ class SearchEngine:
     # --- search --------------------------------------------------------------------------
     def search(self, text: str, options: SearchOptions = SearchOptions()) -> SearchResponse:
         started = time.perf_counter()
+        run = self.run(text, options)
+        page = run.ordered[options.offset : options.offset + options.limit]
+        hits = [self.hit(run, row, score, match) for row, score, match in page]
+        top_confidence = max((hit.confidence for hit in hits if hit.confidence is not None), default=None)
+        if options.offset > 0 and run.ordered:
+            top_confidence = self.confidence(run, *run.ordered[0])
+        threshold = self.calibration.no_match_threshold if self.calibration else None
+        return SearchResponse(
+            query=run.query,
+            mode=options.mode,
+            total=len(run.ordered),
+            offset=options.offset,
+            hits=hits,
+            index_version=self.index.build_id,
+            took_ms=round((time.perf_counter() - started) * 1000, 3),
+            degraded=run.degraded,
+            expansions=[e.to_dict() for e in run.rewritten.expansions],
+            did_you_mean=run.rewritten.did_you_mean,
+            ignored=run.rewritten.dropped,
+            no_good_match=bool(
+                not run.ordered or (threshold is not None and top_confidence is not None and top_confidence < threshold)
+            ),
+        )
+
+    def run(self, text: str, options: SearchOptions) -> QueryRun:
+        """Retrieve, fuse and order; everything a page of hits, confidences or a verification needs."""
         if options.mode not in MODES:
             raise QueryError(f"mode must be one of {', '.join(MODES)}, got {options.mode!r}")
         query = normalize_query(text)
@@ -102,39 +132,87 @@ class SearchEngine:
         rewritten = self.rewrite(query)
         rankings: dict[str, list[tuple[int, float]]] = {}
         degraded: list[str] = []
+        query_vector: np.ndarray | None = None
         if options.mode in ("hybrid", "keyword"):
             rankings["keyword"] = self._keyword.search(rewritten.keyword_terms, depth, mask)
         if options.mode in ("hybrid", "semantic"):
             try:
-                rankings["semantic"] = self._vector.search(self._embed(rewritten.semantic_text), depth, mask)
+                query_vector = self._embed(rewritten.semantic_text)
+                rankings["semantic"] = self._vector.search(query_vector, depth, mask)
             except Exception:  # the encoder is a dependency that may fail; keyword results still help
                 log.exception("semantic retrieval failed; answering from keyword retrieval")
                 degraded.append("semantic")
                 if options.mode == "semantic":
                     raise
-        fused = ordered(self._fuse(rankings, self._weights, self.settings.rrf_k))
-        rank_of = {name: {row: rank for rank, (row, _) in enumerate(r, start=1)} for name, r in rankings.items()}
-
+        fused = ordered(self._rerank(self._fuse(rankings, self._weights, self.settings.rrf_k), rewritten))
         code_set = set(code_rows)
         top_score = fused[0][1] if fused else 1.0
         ordered_rows = [(row, top_score + 1.0, "code") for row in code_rows]
         ordered_rows += [(row, score, "text") for row, score in fused if row not in code_set]
-        page = ordered_rows[options.offset : options.offset + options.limit]
-        explain = Explainer(rewritten)
-        hits = [self._hit(row, score, match, rank_of, explain, today) for row, score, match in page]
-        return SearchResponse(
+        return QueryRun(
             query=query,
-            mode=options.mode,
-            total=len(ordered_rows),
-            offset=options.offset,
-            hits=hits,
-            index_version=self.index.build_id,
-            took_ms=round((time.perf_counter() - started) * 1000, 3),
+            today=today,
+            rewritten=rewritten,
+            explain=Explainer(rewritten),
+            rankings=rankings,
+            rank_of={name: {row: rank for rank, (row, _) in enumerate(r, start=1)} for name, r in rankings.items()},
+            score_of={name: dict(r) for name, r in rankings.items()},
+            ordered=ordered_rows,
+            query_vector=query_vector,
             degraded=degraded,
-            expansions=[e.to_dict() for e in rewritten.expansions],
-            did_you_mean=rewritten.did_you_mean,
-            ignored=rewritten.dropped,
+            exact_codes=set(code_intent(query).exact),
         )
+
+    def _rerank(self, fused: dict[int, float], rewritten: RewrittenQuery) -> dict[int, float]:
+        settings = self.settings
+        if settings.use_knowledge and self.index.knowledge is not None:
+            units = self.index.knowledge.unit_canonical
+            fused = apply_dose_agreement(fused, parse_doses(rewritten.text, units), self._doses, settings.dose_bonus)
+        return apply_modifier_weight(fused, self.index.records, settings.modifier_weight)
+
+    def _doses_uncached(self, row: int) -> frozenset[tuple[float, str]]:
+        units = self.index.knowledge.unit_canonical if self.index.knowledge else {}
+        return record_doses(self.index.records[row], units)
+
+    # --- confidence ----------------------------------------------------------------------
+    def features(self, run: QueryRun, row: int) -> np.ndarray:
+        """The calibration features of one row for one query (see search.confidence.FEATURES)."""
+        best_fused = sum(self._weights.values()) / (self.settings.rrf_k + 1.0)
+        text_rows = run.text_rows
+        text_position = run.text_position.get(row)
+        fused = text_rows[text_position][1] if text_position is not None else 0.0
+        following = (
+            text_rows[text_position + 1][1] if text_position is not None and text_position + 1 < len(text_rows) else 0.0
+        )
+        top_keyword = run.rankings["keyword"][0][1] if run.rankings.get("keyword") else 0.0
+        keyword_score = run.score_of.get("keyword", {}).get(row)
+        if keyword_score is None and "keyword" in run.rankings:
+            if run.all_keyword_scores is None:
+                run.all_keyword_scores = self._keyword.scores(run.rewritten.keyword_terms)
+            keyword_score = float(run.all_keyword_scores[row])
+        semantic = run.score_of.get("semantic", {}).get(row)
+        if semantic is None and run.query_vector is not None:
+            semantic = float(self.index.vectors[row] @ run.query_vector)
+        words, synonyms = self._record_terms(row)
+        record_stems = words | (set().union(*(st for _, st in synonyms)) if synonyms else set())
+        own = run.explain.original_stems
+        return np.array(
+            [
+                fused / best_fused if best_fused else 0.0,
+                1.0 / (text_position + 1) if text_position is not None else 0.0,
+                (keyword_score or 0.0) / top_keyword if top_keyword else 0.0,
+                semantic or 0.0,
+                len(own & record_stems) / len(own) if own else 0.0,
+                (fused - following) / fused if fused else 0.0,
+            ]
+        )
+
+    def confidence(self, run: QueryRun, row: int, score: float, match: str) -> float | None:
+        if match == "code":
+            return 1.0
+        if self.calibration is None:
+            return None
+        return float(self.calibration.probability(self.features(run, row)[None, :])[0])
 
     def rewrite(self, query: str) -> RewrittenQuery:
         """The query as the retrievers see it: with domain knowledge when enabled, else its plain words."""
@@ -164,26 +242,50 @@ class SearchEngine:
         )
         return words, synonyms
 
-    def _hit(
-        self,
-        row: int,
-        score: float,
-        match: str,
-        rank_of: dict[str, dict[int, int]],
-        explain: Explainer,
-        today: dt.date,
-    ) -> Hit:
+    def hit(self, run: QueryRun, row: int, score: float, match: str) -> Hit:
+        """One row of a run as a hit that explains itself."""
         record = self.index.records[row]
         words, synonyms = self._record_terms(row)
         synonym_stems = set().union(*(stems for _, stems in synonyms)) if synonyms else set()
         record_stems = words | synonym_stems
+        explain = run.explain
         matched_synonyms = [synonym for synonym, stems in synonyms if stems & explain.query_stems]
-        ranks = {name: ranks.get(row) for name, ranks in rank_of.items()}
+        ranks = {name: ranks.get(row) for name, ranks in run.rank_of.items()}
         hit = Hit.from_record(
-            record, record.status_on(today), score, match, ranks, explain.words_matched(record_stems), matched_synonyms
+            record,
+            record.status_on(run.today),
+            score,
+            match,
+            ranks,
+            explain.words_matched(record_stems),
+            matched_synonyms,
         )
         hit.matched_expansions = explain.expansions_matched(record_stems)
+        confidence = self.confidence(run, row, score, match)
+        hit.confidence = None if confidence is None else round(confidence, 4)
         return hit
+
+
+@dataclass
+class QueryRun:
+    """One query's retrieval results, kept together for paging, confidence and verification."""
+
+    query: str
+    today: dt.date
+    rewritten: RewrittenQuery
+    explain: Explainer
+    rankings: dict[str, list[tuple[int, float]]]
+    rank_of: dict[str, dict[int, int]]
+    score_of: dict[str, dict[int, float]]
+    ordered: list[tuple[int, float, str]]
+    query_vector: np.ndarray | None
+    degraded: list[str]
+    exact_codes: set[str]
+    all_keyword_scores: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.text_rows = [(row, score) for row, score, match in self.ordered if match == "text"]
+        self.text_position = {row: i for i, (row, _) in enumerate(self.text_rows)}
 
 
 class Explainer:
@@ -199,6 +301,7 @@ class Explainer:
             for stem in stems:
                 self.word_of_stem.setdefault(stem, expansion.target)
         self.query_stems = frozenset(self.word_of_stem)
+        self.original_stems = frozenset(stem for word in rewritten.words for stem in analyze(word))
 
     def words_matched(self, record_stems: frozenset[str] | set[str]) -> list[str]:
         return sorted({self.word_of_stem[stem] for stem in record_stems & self.query_stems})

@@ -30,6 +30,7 @@ class Hit:
     matched_synonyms: list[str]
     noc: bool
     matched_expansions: list[dict[str, str]] = field(default_factory=list)
+    confidence: float | None = None
 
     @classmethod
     def from_record(
@@ -81,6 +82,7 @@ class SearchResponse:
     expansions: list[dict[str, str]] = field(default_factory=list)
     did_you_mean: str | None = None
     ignored: list[str] = field(default_factory=list)
+    no_good_match: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

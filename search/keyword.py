@@ -13,6 +13,7 @@ analyzed terms, never as query syntax.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,21 +25,41 @@ Ranking = list[tuple[int, float]]
 EMPTY_IDS = np.zeros(0, dtype=np.int32)
 
 
+@dataclass
 class FieldPostings:
-    """One field's postings: term -> (doc ids, term frequencies), and per-doc length normalization."""
+    """One field's postings: term -> (doc ids, term frequencies), and every document's field length."""
 
-    def __init__(self, reader, field: str, doc_count: int, b: float) -> None:  # type: ignore[no-untyped-def]
-        self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    postings: dict[str, tuple[np.ndarray, np.ndarray]]
+    lengths: np.ndarray
+
+    @classmethod
+    def read(cls, reader, field: str, doc_count: int) -> FieldPostings:  # type: ignore[no-untyped-def]
+        postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if field in reader.indexed_field_names():
             for term in reader.lexicon(field):
                 items = list(reader.postings(field, term).items_as("frequency"))
                 ids = np.fromiter((doc for doc, _ in items), dtype=np.int32, count=len(items))
                 tfs = np.fromiter((freq for _, freq in items), dtype=np.float32, count=len(items))
-                self.postings[term.decode("utf-8")] = (ids, tfs)
+                postings[term.decode("utf-8")] = (ids, tfs)
         lengths = np.array([reader.doc_field_length(doc, field, 0) for doc in range(doc_count)], dtype=np.float32)
-        average = float(lengths.mean()) if doc_count and lengths.mean() > 0 else 1.0
-        self.norm = (1.0 - b + b * lengths / average).astype(np.float32)
-        self.norm[self.norm <= 0] = 1.0
+        return cls(postings, lengths)
+
+    def normalization(self, b: float) -> np.ndarray:
+        """BM25's per-document length normalization for this field."""
+        average = float(self.lengths.mean()) if self.lengths.size and self.lengths.mean() > 0 else 1.0
+        norm = (1.0 - b + b * self.lengths / average).astype(np.float32)
+        norm[norm <= 0] = 1.0
+        return norm
+
+
+def read_postings(index: LoadedIndex) -> dict[str, FieldPostings]:
+    """Every text field's postings, read from the whoosh index once per loaded index."""
+    cached = index.derived.get("postings")
+    if cached is None:
+        with index.keyword_index.reader() as reader:
+            cached = {name: FieldPostings.read(reader, name, len(index.records)) for name in TEXT_FIELDS}
+        index.derived["postings"] = cached
+    return cached
 
 
 class KeywordRetriever:
@@ -56,23 +77,23 @@ class KeywordRetriever:
             "knowledge": settings.bm25_b_synonyms,
         }
         self._size = len(index.records)
-        with index.keyword_index.reader() as reader:
-            self._fields = [
-                (FieldPostings(reader, name, self._size, b_of[name]), weight)
-                for name in TEXT_FIELDS
-                if (weight := weights[name]) > 0
-            ]
+        postings = read_postings(index)
+        self._fields = [
+            (postings[name].postings, postings[name].normalization(b_of[name]), weight)
+            for name in TEXT_FIELDS
+            if (weight := weights[name]) > 0
+        ]
         self._k1 = settings.bm25_k1
         self._scale = settings.coordination_scale
 
     def term_frequency(self, term: str) -> np.ndarray:
         """The term's weighted, length-normalized frequency in every document, fields combined."""
         combined = np.zeros(self._size, dtype=np.float32)
-        for field, weight in self._fields:
-            found = field.postings.get(term)
+        for postings, norm, weight in self._fields:
+            found = postings.get(term)
             if found is not None:
                 ids, tfs = found
-                combined[ids] += weight * tfs / field.norm[ids]
+                combined[ids] += weight * tfs / norm[ids]
         return combined
 
     def scores(self, terms: list[tuple[str, float]]) -> np.ndarray:

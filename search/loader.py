@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ class LoadedIndex:
     faiss_index: Any
     keyword_index: Any
     knowledge: Knowledge | None = None
+    derived: dict[str, Any] = field(default_factory=dict, repr=False)  # read-once views (keyword postings)
 
     @property
     def build_id(self) -> str:

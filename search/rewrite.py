@@ -18,7 +18,7 @@ from indexer.taxonomy import is_code
 from indexer.text import analyze
 from search.spelling import Correction, SpellCorrector
 
-THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 GLUED_UNIT = re.compile(r"(?<=\d)(?=[a-z%])|(?<=[a-z])(?=\d)")
 TOKEN = re.compile(r"\d+(?:\.\d+)?|[a-z]+(?:[-/][a-z]+)*|%")
 CHARGE_NUMBER = re.compile(r"\d{5,}")
@@ -95,7 +95,7 @@ class QueryRewriter:
         self._cooccurrence = cooccurrence
 
     def rewrite(self, text: str) -> RewrittenQuery:
-        tokens = tokenize(text)
+        tokens = self._split_compounds(tokenize(text))
         dropped = [t for t in tokens if t in self._knowledge.noise]
         tokens = [t for t in tokens if t not in self._knowledge.noise]
         if tokens and CHARGE_NUMBER.fullmatch(tokens[0]) and len(tokens) > 1:
@@ -138,6 +138,16 @@ class QueryRewriter:
             expansions=expansions,
             dropped=dropped,
         )
+
+    def _split_compounds(self, tokens: list[str]) -> list[str]:
+        """``mg/ml`` or ``sodium-free`` become their parts unless the table knows the whole (``w/o``)."""
+        out: list[str] = []
+        for token in tokens:
+            if ("/" in token or "-" in token) and token not in self._known:
+                out.extend(part for part in re.split(r"[-/]", token) if part)
+            else:
+                out.append(token)
+        return out
 
     def _phrase_at(self, tokens: list[str], start: int) -> tuple[int, list[Expansion]]:
         """The longest knowledge phrase starting at ``start`` (brand names and abbreviations/lay terms)."""

@@ -89,3 +89,32 @@ def test_manifest_of_the_real_build(real_engine):
         "opps-addendum-b",
         "asp-crosswalk",
     ]
+
+
+@pytest.mark.parametrize("query", ["pizza delivery tonight", "asdfgh qwerty", "car insurance"])
+def test_no_good_match_for_junk(real_engine, query):
+    assert real_engine.search(query).no_good_match is True
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("toradol", "J1885"),
+        ("kenalog injection", "J3301"),
+        ("wheelchiar", "K0001"),
+        ("CATH BAL ESOPH 15-18MM", "C1726"),
+        ("normal saline 1000 ml", "J7030"),
+    ],
+)
+def test_domain_knowledge_on_the_real_index(real_engine, query, code):
+    response = real_engine.search(query)
+    assert code in [hit.code for hit in response.hits[:3]], [hit.code for hit in response.hits[:5]]
+    assert response.no_good_match is False
+
+
+def test_verify_on_the_real_index(real_engine):
+    from search.verify import verify
+
+    assert verify(real_engine, "remicade infusion", "J1745").verdict == "consistent"
+    walker = verify(real_engine, "walker", "J1745")
+    assert walker.verdict == "suspect" and walker.better_candidates

@@ -1,0 +1,129 @@
+"""The dev data every tuning and evaluation script uses, and helpers to run an engine over it."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from api.context import AppContext
+from indexer.settings import PROJECT_ROOT, Settings
+from models.encoder import Encoder
+from search.engine import SearchEngine, SearchOptions
+from search.evaluate import LabeledQuery, Report, evaluate, read_labeled
+from search.filters import Filters
+from search.loader import LoadedIndex, load_index
+from search.verify import verify
+
+QUERY_FILE = PROJECT_ROOT / "data" / "eval" / "queries.csv"
+CAP_PER_CODE = 3
+
+
+class CachingEncoder:
+    """Wraps the real encoder so repeated runs over the same queries embed each text once."""
+
+    def __init__(self, inner: Encoder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dimension = inner.dimension
+        self._cache: dict[str, np.ndarray] = {}
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            for text, vector in zip(missing, self.inner.encode(missing, batch_size=batch_size), strict=True):
+                self._cache[text] = vector
+        return np.stack([self._cache[t] for t in texts])
+
+
+@dataclass
+class DevData:
+    chargemaster: list[LabeledQuery]
+    queries: list[LabeledQuery]
+
+    @classmethod
+    def load(cls, settings: Settings) -> DevData:
+        return cls(
+            chargemaster=read_labeled(settings.data_dir / "eval" / "dev_chargemaster.csv", CAP_PER_CODE),
+            queries=read_labeled(QUERY_FILE),
+        )
+
+
+@dataclass
+class Workbench:
+    """A loaded index and a cached encoder, to build engines with different settings cheaply."""
+
+    settings: Settings
+    index: LoadedIndex
+    encoder: CachingEncoder
+
+    @classmethod
+    def open(cls, settings: Settings | None = None) -> Workbench:
+        settings = settings or Settings()
+        context = AppContext(settings=settings)
+        return cls(settings, load_index(settings.index), CachingEncoder(context.encoder()))
+
+    def engine(self, **overrides: Any) -> SearchEngine:
+        return SearchEngine(self.index, self.encoder, self.settings.model_copy(update=overrides))
+
+    def uncached_engine(self, **overrides: Any) -> SearchEngine:
+        """An engine on the bare encoder, for timing: every new text is really embedded."""
+        return SearchEngine(self.index, self.encoder.inner, self.settings.model_copy(update=overrides))
+
+
+def ranker(engine: SearchEngine, mode: str = "hybrid") -> Callable[[str], tuple[list[str], float]]:
+    options = SearchOptions(limit=10, mode=mode, filters=Filters(include_terminated=True))
+
+    def ranked(query: str) -> tuple[list[str], float]:
+        started = time.perf_counter()
+        hits = engine.search(query, options).hits
+        return [hit.code for hit in hits], (time.perf_counter() - started) * 1000
+
+    return ranked
+
+
+def run_eval(engine: SearchEngine, items: list[LabeledQuery], mode: str = "hybrid") -> Report:
+    return evaluate(items, ranker(engine, mode), worst=25)
+
+
+def verify_pairs(engine: SearchEngine, items: list[LabeledQuery], seed: int = 7) -> list[tuple[str, str, bool]]:
+    """(description, code, is_right) pairs: each dev pair, and a negative made by swapping in another code
+    from the same section letter."""
+    rng = random.Random(seed)
+    by_section: dict[str, list[str]] = {}
+    for record in engine.index.records:
+        if record.kind == "code" and record.section:
+            by_section.setdefault(record.section, []).append(record.code)
+    pairs: list[tuple[str, str, bool]] = []
+    for item in items:
+        gold = item.gold[0]
+        record = engine.lookup(gold)
+        if record is None or not record.section:
+            continue
+        pairs.append((item.query, gold, True))
+        others = [code for code in by_section[record.section] if code not in item.gold]
+        if others:
+            pairs.append((item.query, rng.choice(others), False))
+    return pairs
+
+
+def verify_scores(engine: SearchEngine, pairs: list[tuple[str, str, bool]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    confidences, labels, verdicts = [], [], []
+    for description, code, right in pairs:
+        result = verify(engine, description, code)
+        confidences.append(result.confidence if result.confidence is not None else 0.0)
+        labels.append(right)
+        verdicts.append(result.verdict)
+    return np.array(confidences), np.array(labels), verdicts
+
+
+def shared_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT.parent))
+    except ValueError:
+        return str(path)

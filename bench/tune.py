@@ -1,0 +1,148 @@
+"""Tune retrieval weights on the dev data, then fit the confidence calibration.
+
+    python -m bench.tune            # writes bench/results/tuning.json and data/calibration.json
+
+Coordinate ascent over field weights, BM25 parameters, expansion weight, fusion constants and
+candidate depth; the objective is the mean MRR of the capped dev chargemaster and the project's
+query file. The chosen values are printed; they are the defaults in ``indexer/settings.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import numpy as np
+
+from bench.devdata import DevData, Workbench, run_eval, verify_pairs, verify_scores
+from indexer.settings import PROJECT_ROOT
+from search.confidence import Calibration, expected_calibration_error, fit_logistic, reliability, roc_auc
+from search.engine import SearchOptions
+from search.filters import Filters
+
+GRID: dict[str, list[float]] = {
+    "weight_short": [0.3, 0.6, 1.0],
+    "weight_synonyms": [0.5, 0.8, 1.2],
+    "weight_knowledge": [0.5, 0.8, 1.2],
+    "expansion_weight": [0.3, 0.6, 0.9],
+    "bm25_b": [0.4, 0.6, 0.75, 0.9],
+    "bm25_k1": [0.8, 1.2, 1.8],
+    "coordination_scale": [0.5, 0.9, 1.0],
+    "rrf_k": [5.0, 15.0, 30.0, 60.0],
+    "semantic_weight": [0.6, 0.8, 1.0, 1.3],
+    "candidate_depth": [50, 100, 200],
+}
+RESULTS = PROJECT_ROOT / "bench" / "results" / "tuning.json"
+NO_MATCH_THRESHOLD = 0.3
+NO_CALIBRATION = PROJECT_ROOT / "data" / "no-calibration.json"
+
+
+def objective(bench: Workbench, dev: DevData, params: dict[str, Any]) -> tuple[float, dict[str, float]]:
+    engine = bench.engine(**params, calibration_file=NO_CALIBRATION)  # ranking only: skip confidences
+    cdm = run_eval(engine, dev.chargemaster).overall
+    mine = run_eval(engine, dev.queries).overall
+    metrics = {
+        "cdm_r1": cdm.recall[1],
+        "cdm_r10": cdm.recall[10],
+        "cdm_mrr": cdm.mrr,
+        "queries_r1": mine.recall[1],
+        "queries_r10": mine.recall[10],
+        "queries_mrr": mine.mrr,
+    }
+    return (cdm.mrr + mine.mrr) / 2, metrics
+
+
+def coordinate_ascent(bench: Workbench, dev: DevData, rounds: int = 2) -> tuple[dict[str, Any], list[dict]]:
+    params: dict[str, Any] = {name: getattr(bench.settings, name) for name in GRID}
+    best, metrics = objective(bench, dev, params)
+    history = [{"params": dict(params), "objective": best, **metrics}]
+    print(f"start {best:.4f} {metrics}", flush=True)
+    for round_number in range(rounds):
+        improved = False
+        for name, values in GRID.items():
+            for value in values:
+                if value == params[name]:
+                    continue
+                trial = {**params, name: value}
+                score, trial_metrics = objective(bench, dev, trial)
+                history.append({"params": trial, "objective": score, **trial_metrics})
+                if score > best + 1e-4:
+                    best, params, metrics, improved = score, trial, trial_metrics, True
+                    print(f"round {round_number + 1}: {name}={value} -> {best:.4f} {metrics}", flush=True)
+        if not improved:
+            break
+    return params, history
+
+
+def collect_features(engine, items) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    """Features of each query's top 10 text hits, labelled right (in gold) or wrong."""
+    rows, labels = [], []
+    options = SearchOptions(limit=10, mode="hybrid", filters=Filters(include_terminated=True))
+    for item in items:
+        run = engine.run(item.query, options)
+        for row, _score, match in run.ordered[:10]:
+            if match != "text":
+                continue
+            rows.append(engine.features(run, row))
+            labels.append(engine.index.records[row].code in item.gold)
+    return np.array(rows), np.array(labels, dtype=float)
+
+
+def youden_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The cut that maximizes sensitivity + specificity - 1."""
+    best, cut = -1.0, 0.5
+    for threshold in np.unique(np.round(scores, 3)):
+        predicted = scores >= threshold
+        sensitivity = (predicted & labels).sum() / max(labels.sum(), 1)
+        specificity = (~predicted & ~labels).sum() / max((~labels).sum(), 1)
+        if sensitivity + specificity - 1 > best:
+            best, cut = sensitivity + specificity - 1, float(threshold)
+    return cut
+
+
+def main() -> None:
+    started = time.time()
+    bench = Workbench.open()
+    dev = DevData.load(bench.settings)
+    params, history = coordinate_ascent(bench, dev)
+    print("chosen:", json.dumps(params), flush=True)
+
+    engine = bench.engine(**params, calibration_file=NO_CALIBRATION)
+    features, labels = collect_features(engine, dev.chargemaster + dev.queries)
+    weights, bias = fit_logistic(features, labels)
+    calibration = Calibration(
+        list(map(float, weights)),
+        bias,
+        NO_MATCH_THRESHOLD,
+        0.5,
+        fitted_on="dev_chargemaster.csv (<=3 per code) + data/eval/queries.csv",
+    )
+    probabilities = calibration.probability(features)
+    engine.calibration = calibration
+    pairs = verify_pairs(engine, dev.chargemaster + dev.queries)
+    scores, truth, _ = verify_scores(engine, pairs)
+    calibration.verify_threshold = youden_threshold(scores, truth.astype(bool))
+    calibration.save(bench.settings.calibration_file)
+    summary = {
+        "chosen": params,
+        "objective": max(h["objective"] for h in history),
+        "calibration": {
+            "weights": dict(zip(calibration.features, calibration.weights, strict=True)),
+            "bias": bias,
+            "ece": expected_calibration_error(probabilities, labels),
+            "reliability": reliability(probabilities, labels),
+            "verify_auc": roc_auc(scores, truth),
+            "verify_threshold": calibration.verify_threshold,
+            "verify_pairs": len(pairs),
+        },
+        "seconds": round(time.time() - started, 1),
+        "history": history,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

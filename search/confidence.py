@@ -1,0 +1,112 @@
+"""Calibrated confidence: the probability that a hit is a right code for the query.
+
+A logistic model over a few features of the hit (its fused score and rank, how its keyword and
+semantic scores compare with the best, how much of the query it covers, its lead over the next
+hit), fitted on the dev data by ``bench/tune.py`` and stored as plain JSON. The same model
+drives ``no_good_match`` and the QA verdicts of verify.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+FEATURES = ("fused", "reciprocal_rank", "keyword", "semantic", "coverage", "margin")
+
+
+@dataclass
+class Calibration:
+    weights: list[float]
+    bias: float
+    no_match_threshold: float
+    verify_threshold: float
+    features: tuple[str, ...] = FEATURES
+    fitted_on: str = ""
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        z = features @ np.asarray(self.weights, dtype=np.float64) + self.bias
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+    def save(self, path: Path) -> None:
+        data = asdict(self)
+        data["features"] = list(self.features)
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Calibration | None:
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if tuple(data.get("features", ())) != FEATURES:
+            return None  # fitted for other features: ignore rather than mis-score
+        data["features"] = tuple(data["features"])
+        return cls(**data)
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, iterations: int = 50) -> tuple[np.ndarray, float]:
+    """Newton-Raphson (IRLS) logistic regression with a small L2 penalty; returns weights and bias."""
+    design = np.hstack([x, np.ones((x.shape[0], 1))])
+    beta = np.zeros(design.shape[1])
+    penalty = l2 * np.eye(design.shape[1])
+    penalty[-1, -1] = 0.0
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(design @ beta, -30, 30)))
+        gradient = design.T @ (p - y) + penalty @ beta
+        hessian = (design * (p * (1 - p))[:, None]).T @ design + penalty
+        step = np.linalg.solve(hessian, gradient)
+        beta -= step
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    return beta[:-1], float(beta[-1])
+
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve via the rank-sum (Mann-Whitney) statistic, ties averaged."""
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(labels, dtype=bool)
+    positives, negatives = int(labels.sum()), int((~labels).sum())
+    if positives == 0 or negatives == 0:
+        return math.nan
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores), dtype=np.float64)
+    sorted_scores = scores[order]
+    i = 0
+    while i < len(scores):
+        j = i
+        while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    return float((ranks[labels].sum() - positives * (positives + 1) / 2.0) / (positives * negatives))
+
+
+def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+    """Per confidence bin: mean confidence, observed accuracy, count (for a reliability table)."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    table = []
+    for low, high in itertools.pairwise(edges):
+        inside = (probabilities >= low) & ((probabilities < high) if high < 1.0 else (probabilities <= high))
+        if inside.any():
+            table.append(
+                {
+                    "low": float(low),
+                    "high": float(high),
+                    "confidence": float(probabilities[inside].mean()),
+                    "accuracy": float(labels[inside].mean()),
+                    "count": int(inside.sum()),
+                }
+            )
+    return table
+
+
+def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:
+    total = len(probabilities)
+    return sum(
+        row["count"] / total * abs(row["confidence"] - row["accuracy"])
+        for row in reliability(probabilities, labels, bins)
+    )

@@ -1,0 +1,60 @@
+"""Adjustments applied to fused scores before ordering: small, named, each with its own setting.
+
+- dose agreement: a drug query's strength ("ketorolac 15 mg") favors the code billed per that dose
+  ("Injection, ketorolac tromethamine, per 15 mg") over siblings per another dose;
+- modifiers: two-character modifiers rank below procedure codes for a text query, since a coder
+  describing a service wants its code (filter kind=modifier, or type the modifier, to get them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from indexer.records import CodeRecord
+
+DOSE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
+DOSE_BAND = 0.7
+DOSE_UNITS = {"mg", "mcg", "g", "ml", "unit", "meq", "mci", "uci", "l"}
+
+
+def parse_doses(text: str, unit_canonical: Mapping[str, str]) -> frozenset[tuple[float, str]]:
+    """(amount, canonical unit) pairs found in text: '1,000 ml' -> (1000.0, 'ml'), '15MG' -> (15.0, 'mg')."""
+    found = set()
+    for amount, unit in DOSE.findall(text.lower().replace(",", "")):
+        canonical = unit_canonical.get(unit, unit)
+        if canonical in DOSE_UNITS:
+            try:
+                found.add((float(amount), canonical))
+            except ValueError:
+                continue
+    return frozenset(found)
+
+
+def record_doses(record: CodeRecord, unit_canonical: Mapping[str, str]) -> frozenset[tuple[float, str]]:
+    text = " ".join(filter(None, [record.long_description, record.short_description, record.drug_dosage]))
+    return parse_doses(text, unit_canonical)
+
+
+def apply_dose_agreement(
+    fused: dict[int, float],
+    query_doses: frozenset[tuple[float, str]],
+    doses_of: callable,
+    bonus: float,  # type: ignore[valid-type]
+) -> dict[int, float]:
+    """Multiply by (1 + bonus) the rows whose descriptor states one of the query's doses, among the rows
+    already close to the top (within ``DOSE_BAND`` of the best score): the dose chooses between sibling
+    codes of the drug the words found; it must not lift an unrelated drug that shares a dose."""
+    if not query_doses or bonus <= 0 or not fused:
+        return fused
+    floor = max(fused.values()) * DOSE_BAND
+    return {
+        row: score * (1.0 + bonus) if score >= floor and doses_of(row) & query_doses else score
+        for row, score in fused.items()
+    }
+
+
+def apply_modifier_weight(fused: dict[int, float], records: list[CodeRecord], weight: float) -> dict[int, float]:
+    if weight >= 1.0:
+        return fused
+    return {row: score * weight if records[row].kind == "modifier" else score for row, score in fused.items()}

@@ -1,0 +1,201 @@
+"""Domain knowledge: the tables, the query rewriter, and each kind of knowledge end to end on the fixture index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexer.errors import SourceError
+from indexer.knowledge import BrandTagger, Knowledge, load_knowledge
+from indexer.records import CodeRecord
+from indexer.settings import Settings
+from search.engine import SearchOptions
+from search.rerank import parse_doses
+from search.rewrite import QueryRewriter, tokenize
+from search.verify import verify
+
+REAL_TABLES = Settings().knowledge_dir
+
+TINY = Knowledge(
+    brand_to_generics={"toradol": ["ketorolac"], "solu medrol": ["methylprednisolone"]},
+    generic_to_brands={"ketorolac": ["toradol"], "methylprednisolone": ["solu medrol"]},
+    phrases={
+        "cpap": [("continuous positive airway pressure", "abbreviation")],
+        "walker with wheels": [("walker wheeled", "lay")],
+        "nebuliser": [("nebulizer", "spelling")],
+    },
+    shorthand={"cath": ["catheter"], "bal": ["balloon"], "inj": ["injection"]},
+    noise={"hchg"},
+    unit_canonical={"ml": "ml", "cc": "ml", "mg": "mg"},
+)
+VOCABULARY = {
+    "catheter": 40,
+    "balloon": 12,
+    "injection": 900,
+    "ketorolac": 2,
+    "wheelchair": 300,
+    "oxygen": 80,
+    "concentrator": 3,
+    "concentrated": 9,
+    "cc": 50,
+    "ml": 70,
+    "walker": 8,
+    "wheeled": 4,
+    "standard": 20,
+}
+
+
+def rewriter(cooccurrence=None) -> QueryRewriter:
+    return QueryRewriter(TINY, VOCABULARY, expansion_weight=0.5, cooccurrence=cooccurrence)
+
+
+def test_real_tables_load_with_hundreds_of_rows():
+    knowledge = load_knowledge(REAL_TABLES)
+    assert len(knowledge.brand_to_generics) >= 300
+    assert knowledge.brand_to_generics["toradol"] == ["ketorolac"]
+    assert "midazolam" in knowledge.brand_to_generics["versed"]
+    assert ("continuous positive airway pressure", "abbreviation") in knowledge.phrases["cpap"]
+    assert "catheter" in knowledge.shorthand["cath"] and "hchg" in knowledge.noise
+    assert knowledge.unit_canonical["cc"] == "ml"
+
+
+def test_every_table_names_its_source():
+    for path in REAL_TABLES.glob("*.csv"):
+        header = [line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("#")]
+        assert any("source" in line.lower() for line in header), path.name
+
+
+def test_a_malformed_table_row_names_file_and_line(tmp_path: Path):
+    for path in REAL_TABLES.glob("*.csv"):
+        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    broken = tmp_path / "drug_names.csv"
+    broken.write_text(broken.read_text(encoding="utf-8") + "onlyonecolumn\n", encoding="utf-8")
+    with pytest.raises(SourceError, match=r"drug_names\.csv:\d+: expected 2 columns"):
+        load_knowledge(tmp_path)
+
+
+def test_brand_names_become_terms_of_their_drug_record():
+    tagger = BrandTagger(TINY)
+    record = CodeRecord.new("J1885", long_description="Injection, ketorolac tromethamine, per 15 mg")
+    assert tagger.brands(record) == ["toradol"]
+    assert tagger.brands(CodeRecord.new("K0001", long_description="Standard wheelchair")) == []
+
+
+def test_tokenize_reads_units_and_thousands():
+    assert tokenize("NS 1,000ML") == ["ns", "1000", "ml"]
+    assert tokenize("KETOROLAC 15MG/ML") == ["ketorolac", "15", "mg/ml"]
+    assert rewriter().rewrite("KETOROLAC 15MG/ML").words == ["ketorolac", "15", "mg", "ml"]
+    assert tokenize("E0601 cpap") == ["e0601", "cpap"]
+    assert tokenize("3.5X80MM") == ["3.5", "x", "80", "mm"]
+
+
+def test_brand_to_generic():
+    result = rewriter().rewrite("toradol 30 mg")
+    assert ("toradol", "ketorolac", "brand") in [(e.source, e.target, e.kind) for e in result.expansions]
+    assert "ketorolac" in result.semantic_text and "toradol" in result.semantic_text
+    assert dict(result.keyword_terms)["ketorolac"] == 0.5  # an expansion weighs less than the user's words
+
+
+def test_multi_word_brand_and_lay_phrases():
+    assert [e.target for e in rewriter().rewrite("solu medrol 125").expansions] == ["methylprednisolone"]
+    lay = rewriter().rewrite("walker with wheels")
+    assert [(e.target, e.kind) for e in lay.expansions] == [("walker wheeled", "lay")]
+
+
+def test_abbreviation_and_spelling():
+    assert rewriter().rewrite("cpap").semantic_text == "continuous positive airway pressure"
+    assert [e.kind for e in rewriter().rewrite("nebuliser").expansions] == ["spelling"]
+
+
+def test_chargemaster_shorthand_noise_and_charge_numbers():
+    result = rewriter().rewrite("HCHG 12345678 CATH BAL 15MM")
+    assert result.dropped == ["hchg", "12345678"]
+    assert result.semantic_text.startswith("catheter balloon")
+    stems = dict(result.keyword_terms)
+    assert stems["cath"] == 1.0 and stems["cathet"] == 0.5  # the token itself and its expansion
+
+
+def test_units_reach_the_spelling_descriptors_use():
+    result = rewriter().rewrite("normal saline 1,000 ml")
+    assert ("ml", "cc", "unit") in [(e.source, e.target, e.kind) for e in result.expansions]
+    assert parse_doses("SOLU-MEDROL 125MG", {"mg": "mg"}) == {(125.0, "mg")}
+    assert parse_doses("NS 1,000 CC", {"cc": "ml"}) == {(1000.0, "ml")}
+
+
+def test_typos_are_corrected_and_known_words_are_not():
+    result = rewriter().rewrite("wheelchiar standard")
+    assert result.did_you_mean == "wheelchair standard"
+    assert [(e.source, e.target, e.kind) for e in result.corrections] == [("wheelchiar", "wheelchair", "typo")]
+    assert rewriter().rewrite("standard wheelchair").did_you_mean is None
+    assert rewriter().rewrite("balloon").expansions == []
+
+
+def test_typo_correction_uses_the_other_words_to_choose():
+    def cooccurrence(word: str, others: list[str]) -> int:
+        return 5 if word == "concentrator" and "oxygen" in others else 0
+
+    result = rewriter(cooccurrence).rewrite("oxigen concentrater")
+    assert result.did_you_mean == "oxygen concentrator"
+
+
+# --- end to end on the fixture index (real tables) ---------------------------------------------------
+
+
+def test_brand_query_finds_the_generic_code(engine):
+    response = engine.search("toradol")
+    assert response.hits[0].code == "J1885"
+    assert {"from": "toradol", "to": "ketorolac", "kind": "brand"} in response.hits[0].matched_expansions
+    assert "toradol" in response.hits[0].matched_synonyms  # the brand is also a term of the record
+
+
+def test_abbreviation_query(engine):
+    assert engine.search("o2 concentrator").hits[0].code == "E1390"
+
+
+def test_chargemaster_shorthand_query(engine):
+    response = engine.search("HCHG STRL WTR 10CC")
+    assert response.hits[0].code == "A4216"
+    assert response.ignored == ["hchg"]
+
+
+def test_unit_conversion_query(engine):
+    hit = engine.search("sterile water 10 cc").hits[0]
+    assert hit.code == "A4216"
+    assert {"from": "cc", "to": "ml", "kind": "unit"} in hit.matched_expansions
+
+
+def test_typo_query_says_did_you_mean(engine):
+    response = engine.search("standard wheelchiar")
+    assert response.hits[0].code == "K0001"
+    assert response.did_you_mean == "standard wheelchair"
+
+
+def test_confidence_and_no_good_match(engine):
+    good = engine.search("standard wheelchair")
+    assert good.hits[0].confidence is not None and 0.0 <= good.hits[0].confidence <= 1.0
+    assert good.no_good_match is False
+    assert engine.search("E0601").hits[0].confidence == 1.0
+    # junk queries -> no_good_match is checked on the real index (tests/test_integration.py): the fake
+    # encoder's 64 hashed dimensions make any text look a little like something
+
+
+def test_verify_uses_calibrated_confidence(engine):
+    right = verify(engine, "toradol 15 mg injection", "J1885")
+    assert right.verdict == "consistent" and right.confidence is not None
+    wrong = verify(engine, "toradol 15 mg injection", "K0001")
+    assert wrong.verdict == "suspect" and wrong.confidence < right.confidence
+    assert wrong.better_candidates[0].code == "J1885"
+
+
+def test_knowledge_can_be_switched_off(built_settings, fake_encoder):
+    from search.engine import SearchEngine
+    from search.loader import load_index
+
+    plain = SearchEngine(
+        load_index(built_settings.index), fake_encoder, built_settings.model_copy(update={"use_knowledge": False})
+    )
+    response = plain.search("ketorolac 15mg", SearchOptions(mode="keyword"))
+    assert response.expansions == [] and response.did_you_mean is None
+    assert all(hit.matched_expansions == [] and hit.confidence is None for hit in response.hits)
+    assert plain.search("standard wheelchiar", SearchOptions(mode="keyword")).did_you_mean is None
