@@ -7,7 +7,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install build run serve test lint eval evaluation tune browser clean
+.PHONY: install build run serve test lint eval evaluation tune bench browser clean
 
 install: $(VENV)/.installed
 
@@ -51,6 +51,10 @@ tune: build
 # docs/evaluation.md from one command.
 evaluation: build
 	$(BIN)/python -m bench.evaluation
+
+# Speed and memory benchmarks (bench/results/bench.md; ~10 min; needs wrk, installed if missing).
+bench: build
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) data/index data/cache

@@ -113,6 +113,8 @@ def build(ctx: click.Context, index: Path | None, data_dir: Path | None, sources
     from indexer.build import build_index
 
     app = _context(ctx, index, data_dir)
+    if "encoder_threads" not in app.settings.model_fields_set:  # batch embedding may use every core
+        app.settings = app.settings.model_copy(update={"encoder_threads": max(1, os.cpu_count() or 1)})
     progress = _progress_printer()
     result = build_index(app.settings, app.encoder(), list(sources) or None, app.settings.index, progress)
     counts = result.manifest["counts"]
@@ -190,8 +192,10 @@ def search(
     options = _options(limit, offset, mode, **filters)
     engine = app.engine()
     if query_file is not None:
-        for line in query_file:
-            text = line.strip()
+        lines = [line.strip() for line in query_file]
+        if mode != "keyword":
+            engine.prime_embeddings([text for text in lines if text])
+        for text in lines:
             if not text:
                 continue
             try:

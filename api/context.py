@@ -6,18 +6,30 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from indexer.layout import MODEL_DIR, resolve_build_dir
 from indexer.settings import Settings
 from models.encoder import Encoder, load_encoder
 from search.engine import SearchEngine
 from search.loader import load_index
 
 
+def default_encoder(settings: Settings) -> Encoder:
+    """ONNX from the current index (no torch import), else exported into the cache; torch if configured."""
+    build_dir = resolve_build_dir(settings.index)
+    bundled = build_dir / MODEL_DIR if build_dir is not None else None
+    return load_encoder(
+        max_tokens=settings.embed_max_tokens,
+        onnx_dir=bundled,
+        cache_dir=settings.cache_dir,
+        backend=settings.encoder_backend,
+        threads=settings.encoder_threads,
+    )
+
+
 @dataclass
 class AppContext:
     settings: Settings
-    encoder_factory: Callable[[Settings], Encoder] = field(
-        default=lambda settings: load_encoder(max_tokens=settings.embed_max_tokens)
-    )
+    encoder_factory: Callable[[Settings], Encoder] = field(default=lambda settings: default_encoder(settings))
     _encoder: Encoder | None = None
 
     def encoder(self) -> Encoder:

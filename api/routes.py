@@ -88,6 +88,8 @@ def search_batch(request: Request, body: BatchSearchIn) -> dict[str, Any]:
     started = time.perf_counter()
     options = SearchOptions(limit=body.limit, mode=checked_mode(body.mode))
     queries = [checked_query(text, f"queries[{i}]") for i, text in enumerate(body.queries)]
+    if options.mode != "keyword":
+        engine.prime_embeddings(queries)
     results = [engine.search(text, options).to_dict() for text in queries]
     return {"results": results, "index_version": engine.index.build_id, "took_ms": _ms(started)}
 
@@ -151,6 +153,8 @@ def verify_batch(request: Request, body: VerifyBatchIn) -> dict[str, Any]:
     """Up to 1,000 description/code pairs."""
     engine = service_of(request).require()
     started = time.perf_counter()
+    descriptions = [checked_query(item.description, f"items[{i}].description") for i, item in enumerate(body.items)]
+    engine.prime_embeddings(descriptions)
     results = [_verify(engine, item, f"items[{i}].description") for i, item in enumerate(body.items)]
     return {"results": results, "index_version": engine.index.build_id, "took_ms": _ms(started)}
 

@@ -107,6 +107,11 @@ def build_index(
         )
         with (temp_dir / layout.VECTORS).open("wb") as handle:
             np.save(handle, vectors, allow_pickle=False)
+        model_dir = getattr(encoder, "model_dir", None)
+        if model_dir is not None:  # the ONNX model travels with the index it embedded, for serving
+            from models.onnx_encoder import copy_model
+
+            copy_model(Path(model_dir), temp_dir / layout.MODEL_DIR)
         flat = faiss.IndexFlatIP(encoder.dimension)
         flat.add(vectors)
         faiss.write_index(flat, str(temp_dir / layout.FAISS_INDEX))

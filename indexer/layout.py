@@ -19,6 +19,7 @@ VECTORS = "vectors.npy"
 FAISS_INDEX = "vectors.faiss"
 KEYWORD_DIR = "keyword"
 KNOWLEDGE = "knowledge.json"
+MODEL_DIR = "model"
 CURRENT = "current"
 BUILDS = "builds"
 

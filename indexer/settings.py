@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     default_sources: tuple[str, ...] = DEFAULT_SOURCES
 
     model_name: str = "all-MiniLM-L6-v2"
+    # onnx: onnxruntime at query time (the model is exported at build time into the index); torch: sentence-transformers
+    encoder_backend: str = "onnx"
+    encoder_threads: int = 1
     embed_batch_size: int = 64
     embed_max_tokens: int = 128
 
@@ -56,6 +59,7 @@ class Settings(BaseSettings):
     keyword_weight: float = 1.0
     semantic_weight: float = 0.6
     candidate_depth: int = 50
+    vector_backend: str = "numpy"  # or "faiss"
     # Reranking (search/rerank.py): dose agreement bonus; modifiers' share of their fused score.
     dose_bonus: float = 0.1
     modifier_weight: float = 0.5

@@ -72,6 +72,20 @@ class SentenceTransformerEncoder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-def load_encoder(max_tokens: int = 128) -> Encoder:
-    """The production encoder."""
-    return SentenceTransformerEncoder(max_tokens=max_tokens)
+def load_encoder(
+    max_tokens: int = 128,
+    onnx_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    backend: str = "onnx",
+    threads: int = 1,
+) -> Encoder:
+    """The production encoder: ONNX (from ``onnx_dir``, else exported once into ``cache_dir``) or torch."""
+    if backend == "torch":
+        return SentenceTransformerEncoder(max_tokens=max_tokens)
+    from models.onnx_encoder import OnnxEncoder, ensure_onnx
+
+    if onnx_dir is None or not (onnx_dir / "model.onnx").is_file():
+        if cache_dir is None:
+            return SentenceTransformerEncoder(max_tokens=max_tokens)
+        onnx_dir = ensure_onnx(cache_dir, max_tokens)
+    return OnnxEncoder(onnx_dir, max_tokens=max_tokens, threads=threads)

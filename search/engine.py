@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -51,11 +54,12 @@ class SearchEngine:
         self.settings = settings
         self.encoder = encoder
         self._keyword = KeywordRetriever(index, settings)
-        self._vector = VectorRetriever(index)
+        self._vector = VectorRetriever(index, settings.vector_backend)
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="codefinder-embed")
         self._columns = RecordColumns(index.records)
         self._fuse = FUSION_METHODS[settings.fusion]
         self._weights = {"keyword": settings.keyword_weight, "semantic": settings.semantic_weight}
-        self._embed = lru_cache(maxsize=4096)(self._embed_uncached)
+        self._embeddings = EmbeddingCache(maxsize=4096)
         self._record_terms = lru_cache(maxsize=65536)(self._record_terms_uncached)
         self._doses = lru_cache(maxsize=65536)(self._doses_uncached)
         self._prefixes = PrefixIndex(index.records, index.sorted_codes, index.row_of_code)
@@ -133,11 +137,14 @@ class SearchEngine:
         rankings: dict[str, list[tuple[int, float]]] = {}
         degraded: list[str] = []
         query_vector: np.ndarray | None = None
+        # The query is embedded on a worker thread while keyword retrieval runs here (onnxruntime and
+        # numpy release the GIL), so a hybrid query costs about the slower of the two, not their sum.
+        embedding = self._pool.submit(self._embed, rewritten.semantic_text) if options.mode != "keyword" else None
         if options.mode in ("hybrid", "keyword"):
             rankings["keyword"] = self._keyword.search(rewritten.keyword_terms, depth, mask)
-        if options.mode in ("hybrid", "semantic"):
+        if embedding is not None:
             try:
-                query_vector = self._embed(rewritten.semantic_text)
+                query_vector = embedding.result()
                 rankings["semantic"] = self._vector.search(query_vector, depth, mask)
             except Exception:  # the encoder is a dependency that may fail; keyword results still help
                 log.exception("semantic retrieval failed; answering from keyword retrieval")
@@ -231,8 +238,27 @@ class SearchEngine:
         rows = [self.index.row_of_code[c] for c in dict.fromkeys(codes) if c in self.index.row_of_code]
         return [row for row in rows if allowed is None or allowed[row]]
 
-    def _embed_uncached(self, query: str) -> np.ndarray:
-        return self.encoder.encode([query])[0]
+    def _embed(self, text: str) -> np.ndarray:
+        vector = self._embeddings.get(text)
+        if vector is None:
+            vector = self.encoder.encode([text])[0]
+            self._embeddings.put(text, vector)
+        return vector
+
+    def prime_embeddings(self, queries: list[str], batch_size: int = 64) -> None:
+        """Embed many queries in batches ahead of searching them (batch verify, search --file):
+        one model call per batch costs far less per text than one call per text."""
+        texts = [self.rewrite(normalize_query(q)).semantic_text for q in queries if normalize_query(q)]
+        missing = [t for t in dict.fromkeys(texts) if self._embeddings.get(t) is None]
+        for start in range(0, len(missing), batch_size):
+            chunk = missing[start : start + batch_size]
+            try:
+                vectors = self.encoder.encode(chunk, batch_size=batch_size)
+            except Exception:  # each search will embed (or degrade) on its own
+                log.exception("batch embedding failed")
+                return
+            for text, vector in zip(chunk, vectors, strict=True):
+                self._embeddings.put(text, vector)
 
     def _record_terms_uncached(self, row: int) -> tuple[frozenset[str], tuple[tuple[str, frozenset[str]], ...]]:
         record = self.index.records[row]
@@ -264,6 +290,29 @@ class SearchEngine:
         confidence = self.confidence(run, row, score, match)
         hit.confidence = None if confidence is None else round(confidence, 4)
         return hit
+
+
+class EmbeddingCache:
+    """A small thread-safe LRU of query vectors (repeated queries and keystrokes skip the model)."""
+
+    def __init__(self, maxsize: int) -> None:
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._maxsize = maxsize
+        self._lock = threading.Lock()
+
+    def get(self, text: str) -> np.ndarray | None:
+        with self._lock:
+            vector = self._items.get(text)
+            if vector is not None:
+                self._items.move_to_end(text)
+            return vector
+
+    def put(self, text: str, vector: np.ndarray) -> None:
+        with self._lock:
+            self._items[text] = vector
+            self._items.move_to_end(text)
+            while len(self._items) > self._maxsize:
+                self._items.popitem(last=False)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from search.loader import LoadedIndex
 
 Ranking = list[tuple[int, float]]
 EMPTY_IDS = np.zeros(0, dtype=np.int32)
+EMPTY_TF = np.zeros(0, dtype=np.float32)
 
 
 @dataclass
@@ -78,23 +79,18 @@ class KeywordRetriever:
         }
         self._size = len(index.records)
         postings = read_postings(index)
-        self._fields = [
+        fields = [
             (postings[name].postings, postings[name].normalization(b_of[name]), weight)
             for name in TEXT_FIELDS
             if (weight := weights[name]) > 0
         ]
+        self._terms = combine_fields(fields)
         self._k1 = settings.bm25_k1
         self._scale = settings.coordination_scale
 
-    def term_frequency(self, term: str) -> np.ndarray:
-        """The term's weighted, length-normalized frequency in every document, fields combined."""
-        combined = np.zeros(self._size, dtype=np.float32)
-        for postings, norm, weight in self._fields:
-            found = postings.get(term)
-            if found is not None:
-                ids, tfs = found
-                combined[ids] += weight * tfs / norm[ids]
-        return combined
+    def term_frequency(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(doc ids, the term's weighted length-normalized frequency in each), fields combined."""
+        return self._terms.get(term, (EMPTY_IDS, EMPTY_TF))
 
     def scores(self, terms: list[tuple[str, float]]) -> np.ndarray:
         """BM25F score of every document; ``terms`` are (stem, weight) pairs, the query's own words 1."""
@@ -102,14 +98,12 @@ class KeywordRetriever:
         matched = np.zeros(self._size, dtype=np.float32)
         wanted = sum(boost for _, boost in dict(terms).items()) or 1.0
         for term, boost in dict(terms).items():
-            tf = self.term_frequency(term)
-            present = tf > 0
-            df = int(np.count_nonzero(present))
-            if df == 0:
+            ids, tf = self.term_frequency(term)
+            if ids.size == 0:
                 continue
-            idf = math.log(1.0 + (self._size - df + 0.5) / (df + 0.5))
-            total += boost * idf * tf / (self._k1 + tf)
-            matched += boost * present
+            idf = math.log(1.0 + (self._size - ids.size + 0.5) / (ids.size + 0.5))
+            total[ids] += boost * idf * tf / (self._k1 + tf)
+            matched[ids] += boost
         return total * ((1.0 - self._scale) + self._scale * matched / wanted)
 
     def search(self, terms: list[tuple[str, float]], depth: int, allowed: np.ndarray | None = None) -> Ranking:
@@ -123,3 +117,24 @@ class KeywordRetriever:
             candidates = candidates[np.argpartition(-scores[candidates], depth - 1)[:depth]]
         order = np.lexsort((candidates, -scores[candidates]))
         return [(int(row), float(scores[row])) for row in candidates[order]]
+
+
+def combine_fields(
+    fields: list[tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray, float]],
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per term, once at load: sum over fields of weight x frequency / length normalization (BM25F's
+    combined frequency), as sparse (ids, values) so a query touches only the documents holding its words."""
+    combined: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for postings, norm, weight in fields:
+        for term, (ids, tfs) in postings.items():
+            parts.setdefault(term, []).append((ids, (weight * tfs / norm[ids]).astype(np.float32)))
+    for term, pieces in parts.items():
+        if len(pieces) == 1:
+            combined[term] = pieces[0]
+            continue
+        ids = np.concatenate([p[0] for p in pieces])
+        values = np.concatenate([p[1] for p in pieces])
+        unique, inverse = np.unique(ids, return_inverse=True)
+        combined[term] = (unique.astype(np.int32), np.bincount(inverse, weights=values).astype(np.float32))
+    return combined

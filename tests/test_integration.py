@@ -118,3 +118,31 @@ def test_verify_on_the_real_index(real_engine):
     assert verify(real_engine, "remicade infusion", "J1745").verdict == "consistent"
     walker = verify(real_engine, "walker", "J1745")
     assert walker.verdict == "suspect" and walker.better_candidates
+
+
+def test_onnx_encoder_matches_sentence_transformers(real_context):
+    """The serving encoder (ONNX, exported at build time) gives the vectors the index was built with."""
+    import numpy as np
+
+    from indexer import layout
+    from models.encoder import SentenceTransformerEncoder
+    from models.onnx_encoder import OnnxEncoder
+
+    model_dir = layout.resolve_build_dir(real_context.settings.index) / layout.MODEL_DIR
+    onnx = OnnxEncoder(model_dir)
+    torch_side = SentenceTransformerEncoder()
+    texts = ["cpap machine", "INJ KETOROLAC 15MG", "Continuous positive airway pressure (cpap) device", "x " * 400]
+    assert np.allclose(onnx.encode(texts), torch_side.encode(texts), atol=1e-4)
+
+
+def test_serving_never_imports_torch(real_context):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from api.context import AppContext; from indexer.settings import Settings; "
+        f"e = AppContext(settings=Settings(index={str(real_context.settings.index)!r})).engine(); "
+        "e.search('cpap machine'); print('torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip().endswith("False")

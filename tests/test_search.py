@@ -174,3 +174,25 @@ def test_semantic_failure_degrades_to_keyword(built_settings):
     response = engine.search("standard wheelchair")
     assert response.degraded == ["semantic"]
     assert codes(response)[0] == "K0001"
+
+
+def test_numpy_vector_search_matches_faiss(engine, built_settings, fake_encoder):
+    """The numpy backend (default) and FAISS's flat inner-product index rank alike."""
+    from search.vector import VectorRetriever
+
+    numpy_side = VectorRetriever(engine.index, "numpy")
+    faiss_side = VectorRetriever(engine.index, "faiss")
+    for text in ("standard wheelchair", "oxygen", "left side of the body", "injection"):
+        vector = fake_encoder.encode([text])[0]
+        ours = numpy_side.search(vector, 5)
+        reference = faiss_side.search(vector, 5)
+        assert [round(score, 5) for _, score in ours] == [round(score, 5) for _, score in reference]
+        assert {row for row, _ in ours} == {row for row, _ in reference} or len(set(s for _, s in ours)) < 5
+    mask = engine._columns.mask(Filters.checked(section="E"), dt.date.today())
+    vector = fake_encoder.encode(["walker"])[0]
+    ours = numpy_side.search(vector, 20, mask)
+    reference = faiss_side.search(vector, 20, mask)
+    assert sorted((row, round(score, 5)) for row, score in ours) == sorted(
+        (row, round(score, 5)) for row, score in reference
+    )
+    assert all(engine.index.records[row].section == "E" for row, _ in ours)

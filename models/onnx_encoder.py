@@ -1,0 +1,131 @@
+"""all-MiniLM-L6-v2 on onnxruntime + tokenizers: the query-time encoder, no torch import.
+
+The model is exported once at build time (``export_onnx``, which needs torch) into the index
+directory; serving loads only onnxruntime and the tokenizer: faster start, ~2-3 ms per query
+instead of ~8-13 ms, and a smaller process. Mean pooling and L2 normalization as the
+sentence-transformers model does them, so vectors match the ones the index was built with.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from models.encoder import MINILM_DIMENSION, MINILM_NAME, packaged_model_path
+
+ONNX_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+
+
+def export_onnx(target_dir: Path, max_tokens: int = 128) -> Path:
+    """Export the packaged model's transformer to ONNX (dynamic batch and length) beside its tokenizer."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from transformers import AutoModel
+
+    source = packaged_model_path()
+    target_dir.mkdir(parents=True, exist_ok=True)
+    bert = AutoModel.from_pretrained(str(source), local_files_only=True, trust_remote_code=False)
+    bert.eval()
+
+    class Transformer(torch.nn.Module):
+        """Positional inputs in a fixed order, whatever the transformers version's forward() takes."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+            return self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    model = Transformer()
+    sample = torch.ones((1, 8), dtype=torch.int64)
+    temp = target_dir / f".{ONNX_FILE}.tmp"
+    with torch.no_grad():
+        torch.onnx.export(
+            model,
+            (sample, sample, torch.zeros_like(sample)),
+            str(temp),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={
+                name: {0: "batch", 1: "tokens"}
+                for name in ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")
+            },
+            opset_version=17,
+            dynamo=False,
+        )
+    os.replace(temp, target_dir / ONNX_FILE)
+    shutil.copyfile(source / TOKENIZER_FILE, target_dir / TOKENIZER_FILE)
+    return target_dir / ONNX_FILE
+
+
+def ensure_onnx(cache_dir: Path, max_tokens: int = 128) -> Path:
+    """The exported model in the cache (exported on first use, keyed by the packaged weights' size)."""
+    weights = packaged_model_path() / "model.safetensors"
+    key = f"{MINILM_NAME}-{weights.stat().st_size}" if weights.is_file() else MINILM_NAME
+    model_dir = cache_dir / "onnx" / key
+    if not (model_dir / ONNX_FILE).is_file() or not (model_dir / TOKENIZER_FILE).is_file():
+        export_onnx(model_dir, max_tokens)
+    return model_dir
+
+
+def copy_model(model_dir: Path, target_dir: Path) -> None:
+    """Put the model files into an index directory (hard links when possible: same bytes, no copy)."""
+    target_dir.mkdir(parents=True, exist_ok=True)
+    for name in (ONNX_FILE, TOKENIZER_FILE):
+        try:
+            os.link(model_dir / name, target_dir / name)
+        except OSError:
+            shutil.copyfile(model_dir / name, target_dir / name)
+
+
+class OnnxEncoder:
+    """Encodes with onnxruntime on the CPU; one intra-op thread, no spinning, no padding for one text."""
+
+    def __init__(self, model_dir: Path, max_tokens: int = 128, threads: int = 1) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        self.name = MINILM_NAME
+        self.dimension = MINILM_DIMENSION
+        self.model_dir = model_dir
+        self._tokenizer = Tokenizer.from_file(str(model_dir / TOKENIZER_FILE))
+        self._tokenizer.enable_truncation(max_length=max_tokens)
+        self._tokenizer.no_padding()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = onnxruntime.InferenceSession(
+            str(model_dir / ONNX_FILE), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        out = []
+        for start in range(0, len(texts), batch_size):
+            out.append(self._encode_batch(texts[start : start + batch_size]))
+        return np.ascontiguousarray(np.vstack(out), dtype=np.float32)
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        longest = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(texts), longest), dtype=np.int64)
+        mask = np.zeros((len(texts), longest), dtype=np.int64)
+        for i, encoding in enumerate(encodings):
+            ids[i, : len(encoding.ids)] = encoding.ids
+            mask[i, : len(encoding.ids)] = 1
+        hidden = self._session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        )[0]
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
