@@ -255,6 +255,15 @@
     ];
     if (shown && shown < total) parts.push(` · showing 1–${shown}`);
     parts.push(` · ${Number(data.took_ms).toFixed(1)} ms · ${data.mode}`);
+    if (data.did_you_mean) {
+      const fix = h("button", { type: "button", class: "linklike", title: "search the corrected words" }, data.did_you_mean);
+      fix.addEventListener("click", () => {
+        els.q.value = data.did_you_mean;
+        els.q.dispatchEvent(new Event("input"));
+      });
+      parts.push(" · did you mean ", fix, "?");
+    }
+    if (data.no_good_match) parts.push(" · ", h("strong", { class: "nomatch" }, "no good match"));
     els.summary.replaceChildren(...parts);
     els.summary.title = data.index_version ? `index ${data.index_version}` : "";
   }
@@ -293,6 +302,14 @@
     if (hit.match === "code") why.push(h("span", { class: "badge codematch" }, "code match"));
     if (hit.matched_terms && hit.matched_terms.length) {
       why.push(h("span", null, "matched: ", ...hit.matched_terms.map((t) => [h("span", { class: "term" }, t), " "])));
+    }
+    for (const expansion of hit.matched_expansions || []) {
+      why.push(h("span", { title: `query expansion (${expansion.kind})` }, `${expansion.kind}: ${expansion.from} → `,
+        h("span", { class: "term" }, expansion.to)));
+    }
+    if (hit.confidence !== null && hit.confidence !== undefined) {
+      why.push(h("span", { class: "confidence", title: "calibrated probability that this code is right" },
+        `confidence ${Math.round(hit.confidence * 100)}%`));
     }
     for (const synonym of hit.matched_synonyms || []) {
       why.push(h("span", null, "synonym: ", h("span", { class: "term" }, synonym)));
