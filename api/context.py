@@ -23,6 +23,7 @@ def default_encoder(settings: Settings) -> Encoder:
         cache_dir=settings.cache_dir,
         backend=settings.encoder_backend,
         threads=settings.encoder_threads,
+        int8=settings.encoder_int8,
     )
 
 

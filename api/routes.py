@@ -26,7 +26,7 @@ from indexer.errors import QueryError
 from search.engine import MODES, SearchEngine, SearchOptions
 from search.filters import Filters
 from search.query import normalize_query
-from search.verify import record_dict, verify
+from search.verify import record_dict, verify, verify_many
 
 router = APIRouter()
 
@@ -154,8 +154,8 @@ def verify_batch(request: Request, body: VerifyBatchIn) -> dict[str, Any]:
     engine = service_of(request).require()
     started = time.perf_counter()
     descriptions = [checked_query(item.description, f"items[{i}].description") for i, item in enumerate(body.items)]
-    engine.prime_embeddings(descriptions)
-    results = [_verify(engine, item, f"items[{i}].description") for i, item in enumerate(body.items)]
+    pairs = list(zip(descriptions, [item.code for item in body.items], strict=True))
+    results = [result.to_dict() for result in verify_many(engine, pairs)]
     return {"results": results, "index_version": engine.index.build_id, "took_ms": _ms(started)}
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from indexer import layout
 from indexer.embedding_cache import EmbeddingCache
 from indexer.errors import SourceError
-from indexer.keyword_index import write_keyword_index
+from indexer.keyword_index import POSTINGS_FILE, export_postings, write_keyword_index
 from indexer.knowledge import BrandTagger, knowledge_files, load_knowledge, save_snapshot
 from indexer.manifest import write_manifest
 from indexer.merge import merge_sources
@@ -95,6 +95,7 @@ def build_index(
         save_snapshot(knowledge, temp_dir / layout.KNOWLEDGE)
         report("keyword index", 0, 1)
         write_keyword_index(temp_dir / layout.KEYWORD_DIR, records)
+        export_postings(temp_dir / layout.KEYWORD_DIR, temp_dir / POSTINGS_FILE, len(records))
         report("keyword index", 1, 1)
 
         cache = EmbeddingCache(settings.cache_dir / "embeddings", encoder.name, encoder.dimension)

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     # onnx: onnxruntime at query time (the model is exported at build time into the index); torch: sentence-transformers
     encoder_backend: str = "onnx"
     encoder_threads: int = 1
+    encoder_int8: bool = True  # queries on the int8 model (the build always embeds with fp32)
     embed_batch_size: int = 64
     embed_max_tokens: int = 128
 

@@ -78,14 +78,16 @@ def load_encoder(
     cache_dir: Path | None = None,
     backend: str = "onnx",
     threads: int = 1,
+    int8: bool = False,
 ) -> Encoder:
     """The production encoder: ONNX (from ``onnx_dir``, else exported once into ``cache_dir``) or torch."""
     if backend == "torch":
         return SentenceTransformerEncoder(max_tokens=max_tokens)
     from models.onnx_encoder import OnnxEncoder, ensure_onnx
 
-    if onnx_dir is None or not (onnx_dir / "model.onnx").is_file():
+    wanted = "model.int8.onnx" if int8 else "model.onnx"
+    if onnx_dir is None or not (onnx_dir / wanted).is_file():
         if cache_dir is None:
             return SentenceTransformerEncoder(max_tokens=max_tokens)
         onnx_dir = ensure_onnx(cache_dir, max_tokens)
-    return OnnxEncoder(onnx_dir, max_tokens=max_tokens, threads=threads)
+    return OnnxEncoder(onnx_dir, max_tokens=max_tokens, threads=threads, int8=int8)

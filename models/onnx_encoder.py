@@ -17,6 +17,7 @@ import numpy as np
 from models.encoder import MINILM_DIMENSION, MINILM_NAME, packaged_model_path
 
 ONNX_FILE = "model.onnx"
+INT8_FILE = "model.int8.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 
 
@@ -61,8 +62,20 @@ def export_onnx(target_dir: Path, max_tokens: int = 128) -> Path:
             dynamo=False,
         )
     os.replace(temp, target_dir / ONNX_FILE)
+    quantize(target_dir / ONNX_FILE, target_dir / INT8_FILE)
     shutil.copyfile(source / TOKENIZER_FILE, target_dir / TOKENIZER_FILE)
     return target_dir / ONNX_FILE
+
+
+def quantize(source: Path, target: Path) -> None:
+    """Dynamic int8 quantization, per channel: ~2 ms a query instead of ~4 ms. Measured on the dev data
+    (docs/evaluation.md method): recall@1/10 within 0.4 point of fp32, so queries use it; the corpus is
+    still embedded in fp32 at build time."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    temp = target.with_name(f".{target.name}.tmp")
+    quantize_dynamic(str(source), str(temp), per_channel=True, weight_type=QuantType.QInt8)
+    os.replace(temp, target)
 
 
 def ensure_onnx(cache_dir: Path, max_tokens: int = 128) -> Path:
@@ -70,15 +83,16 @@ def ensure_onnx(cache_dir: Path, max_tokens: int = 128) -> Path:
     weights = packaged_model_path() / "model.safetensors"
     key = f"{MINILM_NAME}-{weights.stat().st_size}" if weights.is_file() else MINILM_NAME
     model_dir = cache_dir / "onnx" / key
-    if not (model_dir / ONNX_FILE).is_file() or not (model_dir / TOKENIZER_FILE).is_file():
+    if not all((model_dir / name).is_file() for name in (ONNX_FILE, INT8_FILE, TOKENIZER_FILE)):
         export_onnx(model_dir, max_tokens)
     return model_dir
 
 
 def copy_model(model_dir: Path, target_dir: Path) -> None:
-    """Put the model files into an index directory (hard links when possible: same bytes, no copy)."""
+    """Put the query-time model (int8 and tokenizer) into an index directory (hard links when possible).
+    The fp32 model the corpus was embedded with stays in the cache: serving never loads it."""
     target_dir.mkdir(parents=True, exist_ok=True)
-    for name in (ONNX_FILE, TOKENIZER_FILE):
+    for name in (INT8_FILE, TOKENIZER_FILE):
         try:
             os.link(model_dir / name, target_dir / name)
         except OSError:
@@ -88,7 +102,7 @@ def copy_model(model_dir: Path, target_dir: Path) -> None:
 class OnnxEncoder:
     """Encodes with onnxruntime on the CPU; one intra-op thread, no spinning, no padding for one text."""
 
-    def __init__(self, model_dir: Path, max_tokens: int = 128, threads: int = 1) -> None:
+    def __init__(self, model_dir: Path, max_tokens: int = 128, threads: int = 1, int8: bool = False) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -103,8 +117,10 @@ class OnnxEncoder:
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        weights = model_dir / (INT8_FILE if int8 and (model_dir / INT8_FILE).is_file() else ONNX_FILE)
+        self.variant = "int8" if weights.name == INT8_FILE else "fp32"
         self._session = onnxruntime.InferenceSession(
-            str(model_dir / ONNX_FILE), sess_options=options, providers=["CPUExecutionProvider"]
+            str(weights), sess_options=options, providers=["CPUExecutionProvider"]
         )
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:

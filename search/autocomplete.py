@@ -40,7 +40,12 @@ class Vocabulary:
                 rows_of_word[word].append(row)
         self.words = sorted(rows_of_word)
         self.postings = [np.array(rows_of_word[word], dtype=np.int32) for word in self.words]
-        self.rows_for_prefix = lru_cache(maxsize=8192)(self._rows_for_prefix)
+        self._cached_prefix = lru_cache(maxsize=2048)(self._rows_for_prefix)
+
+    def rows_for_prefix(self, prefix: str) -> np.ndarray:
+        """Rows holding a word that starts with ``prefix``. Short prefixes union thousands of postings,
+        so their results are cached (bounded); longer ones are cheap and computed each time."""
+        return self._cached_prefix(prefix) if len(prefix) <= 3 else self._rows_for_prefix(prefix)
 
     def _rows_for_prefix(self, prefix: str) -> np.ndarray:
         start = bisect_left(self.words, prefix)

@@ -60,6 +60,7 @@ class SearchEngine:
         self._fuse = FUSION_METHODS[settings.fusion]
         self._weights = {"keyword": settings.keyword_weight, "semantic": settings.semantic_weight}
         self._embeddings = EmbeddingCache(maxsize=4096)
+        self._rewrite_cached = lru_cache(maxsize=4096)(self._rewrite_uncached)
         self._record_terms = lru_cache(maxsize=65536)(self._record_terms_uncached)
         self._doses = lru_cache(maxsize=65536)(self._doses_uncached)
         self._prefixes = PrefixIndex(index.records, index.sorted_codes, index.row_of_code)
@@ -223,6 +224,9 @@ class SearchEngine:
 
     def rewrite(self, query: str) -> RewrittenQuery:
         """The query as the retrievers see it: with domain knowledge when enabled, else its plain words."""
+        return self._rewrite_cached(query)
+
+    def _rewrite_uncached(self, query: str) -> RewrittenQuery:
         if self._rewriter is not None:
             return self._rewriter.rewrite(query)
         stems = analyze(query)
@@ -249,7 +253,8 @@ class SearchEngine:
         """Embed many queries in batches ahead of searching them (batch verify, search --file):
         one model call per batch costs far less per text than one call per text."""
         texts = [self.rewrite(normalize_query(q)).semantic_text for q in queries if normalize_query(q)]
-        missing = [t for t in dict.fromkeys(texts) if self._embeddings.get(t) is None]
+        missing = sorted((t for t in dict.fromkeys(texts) if self._embeddings.get(t) is None), key=len)
+        # sorted by length: a batch pads to its longest text, so like lengths together waste nothing
         for start in range(0, len(missing), batch_size):
             chunk = missing[start : start + batch_size]
             try:

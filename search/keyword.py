@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.keyword_index import TEXT_FIELDS
+from indexer.keyword_index import POSTINGS_FILE, TEXT_FIELDS, load_postings, read_field_postings
 from indexer.settings import Settings
 from search.loader import LoadedIndex
 
@@ -33,18 +33,6 @@ class FieldPostings:
     postings: dict[str, tuple[np.ndarray, np.ndarray]]
     lengths: np.ndarray
 
-    @classmethod
-    def read(cls, reader, field: str, doc_count: int) -> FieldPostings:  # type: ignore[no-untyped-def]
-        postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        if field in reader.indexed_field_names():
-            for term in reader.lexicon(field):
-                items = list(reader.postings(field, term).items_as("frequency"))
-                ids = np.fromiter((doc for doc, _ in items), dtype=np.int32, count=len(items))
-                tfs = np.fromiter((freq for _, freq in items), dtype=np.float32, count=len(items))
-                postings[term.decode("utf-8")] = (ids, tfs)
-        lengths = np.array([reader.doc_field_length(doc, field, 0) for doc in range(doc_count)], dtype=np.float32)
-        return cls(postings, lengths)
-
     def normalization(self, b: float) -> np.ndarray:
         """BM25's per-document length normalization for this field."""
         average = float(self.lengths.mean()) if self.lengths.size and self.lengths.mean() > 0 else 1.0
@@ -54,11 +42,18 @@ class FieldPostings:
 
 
 def read_postings(index: LoadedIndex) -> dict[str, FieldPostings]:
-    """Every text field's postings, read from the whoosh index once per loaded index."""
+    """Every text field's postings, once per loaded index: from the arrays the build exported beside
+    the whoosh index, or (an index without them) from whoosh itself."""
     cached = index.derived.get("postings")
     if cached is None:
-        with index.keyword_index.reader() as reader:
-            cached = {name: FieldPostings.read(reader, name, len(index.records)) for name in TEXT_FIELDS}
+        exported = index.build_dir / POSTINGS_FILE
+        if exported.is_file():
+            cached = {name: FieldPostings(*arrays) for name, arrays in load_postings(exported).items()}
+        else:
+            with index.keyword_index.reader() as reader:
+                cached = {
+                    name: FieldPostings(*read_field_postings(reader, name, len(index.records))) for name in TEXT_FIELDS
+                }
         index.derived["postings"] = cached
     return cached
 

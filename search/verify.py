@@ -105,3 +105,10 @@ def consistent(engine: SearchEngine, run: Any, row: int, rank: int | None, confi
     return (rank is not None and rank <= settings.verify_consistent_rank) or (
         best_retriever is not None and best_retriever <= settings.verify_retriever_rank
     )
+
+
+def verify_many(engine: SearchEngine, pairs: list[tuple[str, str]], as_of: dt.date | None = None) -> list[Verification]:
+    """Verify many (description, code) pairs; the descriptions are embedded in batches first (one model
+    call per batch costs less per text than one call per text)."""
+    engine.prime_embeddings([description for description, _ in pairs])
+    return [verify(engine, description, code, as_of) for description, code in pairs]

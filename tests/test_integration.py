@@ -128,11 +128,16 @@ def test_onnx_encoder_matches_sentence_transformers(real_context):
     from models.encoder import SentenceTransformerEncoder
     from models.onnx_encoder import OnnxEncoder
 
-    model_dir = layout.resolve_build_dir(real_context.settings.index) / layout.MODEL_DIR
-    onnx = OnnxEncoder(model_dir)
+    from models.onnx_encoder import ensure_onnx
+
     torch_side = SentenceTransformerEncoder()
     texts = ["cpap machine", "INJ KETOROLAC 15MG", "Continuous positive airway pressure (cpap) device", "x " * 400]
-    assert np.allclose(onnx.encode(texts), torch_side.encode(texts), atol=1e-4)
+    reference = torch_side.encode(texts)
+    fp32 = OnnxEncoder(ensure_onnx(real_context.settings.cache_dir))  # what the build embeds the corpus with
+    assert np.allclose(fp32.encode(texts), reference, atol=1e-4)
+    served = OnnxEncoder(layout.resolve_build_dir(real_context.settings.index) / layout.MODEL_DIR, int8=True)
+    assert served.variant == "int8"
+    assert (np.sum(served.encode(texts) * reference, axis=1) > 0.9).all()  # int8: recall effect in README
 
 
 def test_serving_never_imports_torch(real_context):

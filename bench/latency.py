@@ -1,0 +1,141 @@
+"""In-process latency of the engine: lookup, autocomplete, keyword / semantic / hybrid search, verify.
+
+    python -m bench.latency [--n 500]      # or python -m bench.run --only latency
+
+Each kind gets a fresh engine (fresh query-embedding cache) from one AppContext (the model loads once),
+is warmed up with 20 texts that are not measured, then times every measured text once with
+``time.perf_counter_ns``: the "uncached" numbers are real embeddings. Semantic and hybrid are then timed
+a second time over the same texts ("cached": the embedding comes from the engine's lru_cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+from api.context import AppContext
+from bench.common import DevTexts, Row, Section, percentiles_text, summarize_ns
+from indexer.settings import Settings
+from search.engine import SearchOptions
+from search.verify import verify
+
+WARMUP = 20
+MAX_AUTOCOMPLETE_CALLS = 4000
+AUTOCOMPLETE_TEXTS = 250
+
+# (stat, limit in ms) per kind; met when every listed stat is within its limit.
+TARGETS: dict[str, list[tuple[str, float]]] = {
+    "lookup": [("p99_ms", 0.2)],
+    "autocomplete": [("p50_ms", 1.0)],
+    "hybrid": [("p50_ms", 5.0), ("p99_ms", 20.0)],
+}
+
+
+def time_each(items: list, call: Callable) -> list[int]:  # type: ignore[type-arg]
+    samples = []
+    for item in items:
+        started = time.perf_counter_ns()
+        call(item)
+        samples.append(time.perf_counter_ns() - started)
+    return samples
+
+
+def keystrokes(texts: list[str], limit: int) -> list[str]:
+    """The first 1..N characters of each text, as typed keystroke by keystroke."""
+    prefixes: list[str] = []
+    for text in texts:
+        prefixes += [text[:i] for i in range(1, len(text) + 1)]
+        if len(prefixes) >= limit:
+            break
+    return prefixes[:limit]
+
+
+def target_row(what: str, kind: str, stats: dict[str, float], note: str = "") -> Row:
+    targets = TARGETS.get(kind)
+    measured = percentiles_text(stats) + (f"; {note}" if note else "")
+    if not targets:
+        return Row(what, measured, values=stats)
+    target = ", ".join(f"{stat.split('_')[0]} ≤ {limit:g} ms" for stat, limit in targets)
+    met = all(stats[stat] <= limit for stat, limit in targets)
+    return Row(what, measured, target, met, stats)
+
+
+def run(n: int = 500, settings: Settings | None = None) -> Section:
+    started = time.perf_counter()
+    settings = settings or Settings()
+    dev = DevTexts.load(settings)
+    context = AppContext(settings=settings)
+    section = Section("latency", "In-process latency (one thread)")
+
+    load_started = time.perf_counter()
+    engine = context.engine()
+    load_s = time.perf_counter() - load_started
+    encoder = engine.encoder
+    section.notes.append(
+        f"Index `{engine.index.build_id}` ({len(engine.index.records)} records); encoder "
+        f"{type(encoder).__name__} `{encoder.name}`; model + index load {load_s:.1f} s, index alone "
+        f"{_reload_seconds(context):.1f} s."
+    )
+
+    warm, measured = dev.texts[:WARMUP], dev.texts[WARMUP : WARMUP + n]
+    section.notes.append(
+        f"Texts: {len(measured)} distinct dev texts (dev chargemaster descriptions and data/eval/queries.csv, "
+        f"shuffled), each timed once per kind on a fresh engine after {WARMUP} warm-up texts; uncached = "
+        "every query really embedded, cached = the same texts again (embedding from the engine's cache)."
+    )
+
+    # Code lookup: every dev gold code once.
+    for code in dev.codes[:WARMUP]:
+        engine.lookup(code)
+    stats = summarize_ns(time_each(dev.codes, engine.lookup))
+    section.rows.append(target_row("code lookup `engine.lookup(code)`", "lookup", stats))
+
+    # Autocomplete: keystroke-by-keystroke prefixes of dev texts, on a fresh engine (fresh prefix cache).
+    engine = context.engine()
+    for text in warm:
+        engine.autocomplete(text[:3], 8)
+    prefixes = keystrokes(measured[:AUTOCOMPLETE_TEXTS], MAX_AUTOCOMPLETE_CALLS)
+    stats = summarize_ns(time_each(prefixes, lambda p: engine.autocomplete(p, 8)))
+    section.rows.append(target_row("autocomplete (limit 8), every keystroke", "autocomplete", stats))
+
+    for mode in ("keyword", "semantic", "hybrid"):
+        engine = context.engine()
+        options = SearchOptions(mode=mode)
+        for text in warm:
+            engine.search(text, options)
+        stats = summarize_ns(time_each(measured, lambda t, e=engine, o=options: e.search(t, o)))
+        label = "" if mode == "keyword" else ", uncached"
+        section.rows.append(target_row(f"{mode} search{label}", mode, stats))
+        if mode != "keyword":
+            cached = summarize_ns(time_each(measured, lambda t, e=engine, o=options: e.search(t, o)))
+            section.rows.append(target_row(f"{mode} search, cached embedding", "", cached))
+
+    engine = context.engine()
+    for description, code in dev.pairs[:WARMUP]:
+        verify(engine, description, code)
+    pairs = dev.pairs[WARMUP : WARMUP + n]
+    stats = summarize_ns(time_each(pairs, lambda pair: verify(engine, *pair)))
+    section.rows.append(target_row("verify (description, code), uncached", "verify", stats))
+
+    section.seconds = time.perf_counter() - started
+    return section
+
+
+def _reload_seconds(context: AppContext) -> float:
+    started = time.perf_counter()
+    context.engine()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=500, help="distinct texts per kind")
+    args = parser.parse_args()
+    section = run(args.n)
+    for row in section.rows:
+        print(f"{row.what}: {row.measured}  [{row.target}: {row.met}]")
+
+
+if __name__ == "__main__":
+    main()
