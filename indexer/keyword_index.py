@@ -76,8 +76,8 @@ def export_postings(whoosh_dir: Path, target: Path, doc_count: int) -> None:
             sizes = np.array([postings[t][0].size for t in terms], dtype=np.int64)
             arrays[f"{field}.terms"] = np.array(terms, dtype=str)
             arrays[f"{field}.offsets"] = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-            arrays[f"{field}.ids"] = np.concatenate([postings[t][0] for t in terms]) if terms else np.zeros(0, np.int32)
-            arrays[f"{field}.tfs"] = np.concatenate([postings[t][1] for t in terms]) if terms else np.zeros(0, np.float32)
+            arrays[f"{field}.ids"] = np.concatenate([np.zeros(0, np.int32), *(postings[t][0] for t in terms)])
+            arrays[f"{field}.tfs"] = np.concatenate([np.zeros(0, np.float32), *(postings[t][1] for t in terms)])
             arrays[f"{field}.lengths"] = lengths
     ix.close()
     with target.open("wb") as handle:

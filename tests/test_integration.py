@@ -126,9 +126,7 @@ def test_onnx_encoder_matches_sentence_transformers(real_context):
 
     from indexer import layout
     from models.encoder import SentenceTransformerEncoder
-    from models.onnx_encoder import OnnxEncoder
-
-    from models.onnx_encoder import ensure_onnx
+    from models.onnx_encoder import OnnxEncoder, ensure_onnx
 
     torch_side = SentenceTransformerEncoder()
     texts = ["cpap machine", "INJ KETOROLAC 15MG", "Continuous positive airway pressure (cpap) device", "x " * 400]
