@@ -16,6 +16,7 @@ import numpy as np
 
 from models.encoder import MINILM_DIMENSION, MINILM_NAME, packaged_model_path
 
+EXPORT_VERSION = "v2"  # bump when the export changes, so cached exports are redone
 ONNX_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
 TOKENIZER_FILE = "tokenizer.json"
@@ -29,7 +30,11 @@ def export_onnx(target_dir: Path, max_tokens: int = 128) -> Path:
 
     source = packaged_model_path()
     target_dir.mkdir(parents=True, exist_ok=True)
-    bert = AutoModel.from_pretrained(str(source), local_files_only=True, trust_remote_code=False)
+    # eager attention, traced with a padded sample: the graph must apply the attention mask (an all-ones
+    # sample lets the exporter trace a path without it, and padded batch items then embed wrongly)
+    bert = AutoModel.from_pretrained(
+        str(source), local_files_only=True, trust_remote_code=False, attn_implementation="eager"
+    )
     bert.eval()
 
     class Transformer(torch.nn.Module):
@@ -45,12 +50,13 @@ def export_onnx(target_dir: Path, max_tokens: int = 128) -> Path:
             ).last_hidden_state
 
     model = Transformer()
-    sample = torch.ones((1, 8), dtype=torch.int64)
+    sample_ids = torch.tensor([[101, 2023, 2003, 1037, 3231, 6251, 1012, 102], [101, 7592, 102, 0, 0, 0, 0, 0]])
+    sample_mask = (sample_ids != 0).to(torch.int64)
     temp = target_dir / f".{ONNX_FILE}.tmp"
     with torch.no_grad():
         torch.onnx.export(
             model,
-            (sample, sample, torch.zeros_like(sample)),
+            (sample_ids, sample_mask, torch.zeros_like(sample_ids)),
             str(temp),
             input_names=["input_ids", "attention_mask", "token_type_ids"],
             output_names=["last_hidden_state"],
@@ -81,7 +87,7 @@ def quantize(source: Path, target: Path) -> None:
 def ensure_onnx(cache_dir: Path, max_tokens: int = 128) -> Path:
     """The exported model in the cache (exported on first use, keyed by the packaged weights' size)."""
     weights = packaged_model_path() / "model.safetensors"
-    key = f"{MINILM_NAME}-{weights.stat().st_size}" if weights.is_file() else MINILM_NAME
+    key = f"{MINILM_NAME}-{weights.stat().st_size}-{EXPORT_VERSION}" if weights.is_file() else MINILM_NAME
     model_dir = cache_dir / "onnx" / key
     if not all((model_dir / name).is_file() for name in (ONNX_FILE, INT8_FILE, TOKENIZER_FILE)):
         export_onnx(model_dir, max_tokens)

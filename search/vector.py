@@ -13,6 +13,7 @@ import numpy as np
 from search.loader import LoadedIndex
 
 Ranking = list[tuple[int, float]]
+SCORE_DECIMALS = 4
 
 faiss.omp_set_num_threads(1)  # one query at a time: threads cost more than they save at this size
 
@@ -30,7 +31,10 @@ class VectorRetriever:
         vector = np.ascontiguousarray(query_vector, dtype=np.float32).reshape(-1)
         if self._backend == "faiss":
             return self._faiss(vector, depth, allowed_mask)
-        scores = self._index.vectors @ vector
+        # Rounded to 1e-4: near-identical descriptors ("single delivery port" / "dual delivery port") then
+        # tie and fall back to code order, instead of being ordered by float noise that differs between
+        # a torch-built and an ONNX-built index or between CPUs.
+        scores = np.round(self._index.vectors @ vector, SCORE_DECIMALS)
         if allowed_mask is not None:
             scores = np.where(allowed_mask, scores, -np.inf)
             depth = min(depth, int(allowed_mask.sum()))

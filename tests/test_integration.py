@@ -133,6 +133,8 @@ def test_onnx_encoder_matches_sentence_transformers(real_context):
     reference = torch_side.encode(texts)
     fp32 = OnnxEncoder(ensure_onnx(real_context.settings.cache_dir))  # what the build embeds the corpus with
     assert np.allclose(fp32.encode(texts), reference, atol=1e-4)
+    # a padded batch must embed each text exactly as alone (the build embeds in batches)
+    assert np.allclose(fp32.encode(texts, batch_size=64), np.vstack([fp32.encode([t]) for t in texts]), atol=1e-5)
     served = OnnxEncoder(layout.resolve_build_dir(real_context.settings.index) / layout.MODEL_DIR, int8=True)
     assert served.variant == "int8"
     assert (np.sum(served.encode(texts) * reference, axis=1) > 0.9).all()  # int8: recall effect in README
