@@ -113,11 +113,8 @@ def build(ctx: click.Context, index: Path | None, data_dir: Path | None, sources
     from indexer.build import build_index
 
     app = _context(ctx, index, data_dir)
-    if "encoder_threads" not in app.settings.model_fields_set:  # batch embedding may use every core
-        app.settings = app.settings.model_copy(update={"encoder_threads": max(1, os.cpu_count() or 1)})
-    app.settings = app.settings.model_copy(update={"encoder_int8": False})  # the corpus is embedded in fp32
     progress = _progress_printer()
-    result = build_index(app.settings, app.encoder(), list(sources) or None, app.settings.index, progress)
+    result = build_index(app.settings, app.build_encoder(), list(sources) or None, app.settings.index, progress)
     counts = result.manifest["counts"]
     click.echo(
         f"built {result.manifest['build_id']}: {counts['records']} records "

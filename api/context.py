@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,15 @@ class AppContext:
     settings: Settings
     encoder_factory: Callable[[Settings], Encoder] = field(default=lambda settings: default_encoder(settings))
     _encoder: Encoder | None = None
+
+    def build_encoder(self) -> Encoder:
+        """The encoder that embeds the corpus: full precision (fp32), every core. Queries may use the
+        int8 model; the corpus never does, so an index is the same whoever built it."""
+        threads = self.settings.encoder_threads if "encoder_threads" in self.settings.model_fields_set else None
+        settings = self.settings.model_copy(
+            update={"encoder_int8": False, "encoder_threads": threads or max(1, os.cpu_count() or 1)}
+        )
+        return self.encoder_factory(settings)
 
     def encoder(self) -> Encoder:
         """Loaded on first use and kept: loading the model is the slow part of starting up."""

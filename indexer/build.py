@@ -98,7 +98,10 @@ def build_index(
         export_postings(temp_dir / layout.KEYWORD_DIR, temp_dir / POSTINGS_FILE, len(records))
         report("keyword index", 1, 1)
 
-        cache = EmbeddingCache(settings.cache_dir / "embeddings", encoder.name, encoder.dimension)
+        # cached per model *variant*: int8 vectors must never stand in for full-precision ones
+        variant = getattr(encoder, "variant", "")
+        cache_name = f"{encoder.name}-{variant}" if variant and variant != "fp32" else encoder.name
+        cache = EmbeddingCache(settings.cache_dir / "embeddings", cache_name, encoder.dimension)
         texts = [embedding_text(record) for record in records]
         vectors, embedded = cache.embed(
             texts,

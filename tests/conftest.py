@@ -99,5 +99,5 @@ def real_context(tmp_path_factory) -> AppContext:
     settings = Settings()
     settings = settings.model_copy(update={"index": tmp_path_factory.mktemp("real") / "index"})
     context = AppContext(settings=settings)
-    build_index(settings, context.encoder())
+    build_index(settings, context.build_encoder())
     return context
