@@ -19,12 +19,11 @@ from indexer.embedding_cache import EmbeddingCache
 from indexer.errors import SourceError
 from indexer.keyword_index import POSTINGS_FILE, export_postings, write_keyword_index
 from indexer.knowledge import BrandTagger, knowledge_files, load_knowledge, save_snapshot
-from indexer.manifest import write_manifest
+from indexer.manifest import file_digest, write_manifest
 from indexer.merge import merge_sources
 from indexer.records import CodeRecord
 from indexer.settings import Settings
 from indexer.sources import SourceResult, read_source
-from indexer.sources.base import sha256_file
 from indexer.text import embedding_text
 from models.encoder import Encoder
 
@@ -121,7 +120,7 @@ def build_index(
         faiss.write_index(flat, str(temp_dir / layout.FAISS_INDEX))
 
         now = dt.datetime.now(dt.UTC)
-        content_hash = hashlib.sha256("".join(sha256_file(p) for p in paths).encode()).hexdigest()[:8]
+        content_hash = hashlib.sha256("".join(file_digest(p) for p in paths).encode()).hexdigest()[:8]
         build_id = f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{content_hash}"
         manifest = write_manifest(
             temp_dir,
@@ -132,7 +131,7 @@ def build_index(
                     {
                         "name": Path(result.path).name,
                         "path": str(Path(path).resolve()),
-                        "sha256": sha256_file(path),
+                        "sha256": file_digest(path),
                         "shape": result.shape,
                         "records": len(result.records),
                         "skipped": result.skipped,
@@ -141,7 +140,7 @@ def build_index(
                     for path, result in zip(paths, results, strict=False)
                 ],
                 "knowledge": [
-                    {"name": path.name, "sha256": sha256_file(path)} for path in knowledge_files(settings.knowledge_dir)
+                    {"name": path.name, "sha256": file_digest(path)} for path in knowledge_files(settings.knowledge_dir)
                 ],
                 "merge_rule": "first source to give a field a value keeps it; later sources fill gaps and add synonyms",
                 "merge_conflicts": dict(merged.conflicts),

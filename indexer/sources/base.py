@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from indexer.errors import SourceError
 from indexer.records import CodeRecord
@@ -26,14 +24,6 @@ class SourceResult:
         self.skipped += 1
         if len(self.skipped_examples) < 5:
             self.skipped_examples.append(f"line {line}: {reason}")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def header_key(name: object) -> str:
