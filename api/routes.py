@@ -7,6 +7,7 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
 
 from api import limits
 from api.errors import UnknownCode
@@ -35,6 +36,12 @@ RAW_QUERY_LIMIT = 16 * limits.MAX_QUERY_CHARS
 
 def service_of(request: Request) -> Service:
     return request.app.state.service
+
+
+def fast_json(content: Any) -> JSONResponse:
+    """The hot endpoints return JSON directly: the engine's dicts already have the documented shape,
+    and skipping FastAPI's per-field response validation saves ~1-2 ms a request (tests check the shape)."""
+    return JSONResponse(content)
 
 
 def checked_query(text: str, name: str = "q") -> str:
@@ -78,7 +85,7 @@ def search(
     engine = service_of(request).require()
     filters = Filters.checked(system, level, section, kind, include_terminated, as_of)
     options = SearchOptions(limit=limit, offset=offset, mode=checked_mode(mode), filters=filters)
-    return engine.search(checked_query(q), options).to_dict()
+    return fast_json(engine.search(checked_query(q), options).to_dict())
 
 
 @router.post("/search/batch", response_model=BatchSearchOut, tags=["search"])
@@ -121,24 +128,26 @@ def autocomplete(
     text = checked_query(q)
     today = dt.date.today()
     pairs = engine.autocomplete(text, limit, Filters(include_terminated=include_terminated))
-    return {
-        "query": text,
-        "suggestions": [
-            {
-                "code": r.code,
-                "label": r.description,
-                "short_description": r.short_description,
-                "kind": r.kind,
-                "section": r.section,
-                "level_label": r.level_label,
-                "status": r.status_on(today),
-                "match": match,
-            }
-            for r, match in pairs
-        ],
-        "took_ms": _ms(started),
-        "index_version": engine.index.build_id,
-    }
+    return fast_json(
+        {
+            "query": text,
+            "suggestions": [
+                {
+                    "code": r.code,
+                    "label": r.description,
+                    "short_description": r.short_description,
+                    "kind": r.kind,
+                    "section": r.section,
+                    "level_label": r.level_label,
+                    "status": r.status_on(today),
+                    "match": match,
+                }
+                for r, match in pairs
+            ],
+            "took_ms": _ms(started),
+            "index_version": engine.index.build_id,
+        }
+    )
 
 
 @router.post("/verify", response_model=VerifyOut, tags=["verify"])
