@@ -19,11 +19,6 @@ def analyze(text: str) -> list[str]:
     return [token.text for token in analyzer()(text)]
 
 
-def analyze_with_words(text: str) -> list[tuple[str, str]]:
-    """(stem, the word as the user wrote it) pairs, so explanations show words, not stems."""
-    return [(token.text, text[token.startchar : token.endchar]) for token in analyzer()(text, chars=True)]
-
-
 def embedding_text(record: CodeRecord, max_synonyms: int = 6) -> str:
     """What the semantic side embeds for a record: its description plus a few drug/lay names."""
     text = record.description

@@ -80,9 +80,6 @@ class SearchEngine:
         row = self.index.row_of_code.get(code.strip().upper())
         return None if row is None else self.index.records[row]
 
-    def status_of(self, record: CodeRecord, as_of: dt.date | None = None) -> str:
-        return record.status_on(as_of or dt.date.today())
-
     def autocomplete(self, text: str, limit: int = 8, filters: Filters | None = None) -> list[tuple[CodeRecord, str]]:
         """(record, "code" | "word") pairs for a partly typed query; no model call."""
         chosen = filters or Filters()

@@ -54,11 +54,6 @@ class Filters:
                 raise QueryError(f"kind must be 'code' or 'modifier', got {kind!r}")
         return cls(system or None, level or None, section or None, kind or None, include_terminated, as_of)
 
-    @property
-    def is_trivial(self) -> bool:
-        """True when nothing but terminated codes would be excluded."""
-        return not (self.system or self.level or self.section or self.kind)
-
 
 class RecordColumns:
     """Record attributes as arrays, so a filter becomes a vectorized mask."""
