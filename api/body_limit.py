@@ -6,9 +6,9 @@ sends no or a false Content-Length still gets a 413 and no handler ever sees the
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.asgi import reject
 
 
 class BodySizeLimit:
@@ -22,7 +22,7 @@ class BodySizeLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._reject(send)
+            await reject(send, 413, f"request body is larger than {self.max_bytes} bytes")
             return
         chunks: list[bytes] = []
         received = 0
@@ -33,7 +33,7 @@ class BodySizeLimit:
             body = message.get("body", b"")
             received += len(body)
             if received > self.max_bytes:
-                await self._reject(send)
+                await reject(send, 413, f"request body is larger than {self.max_bytes} bytes")
                 return
             chunks.append(body)
             if not message.get("more_body", False):
@@ -48,9 +48,3 @@ class BodySizeLimit:
             return await receive()
 
         await self.app(scope, replay, send)
-
-    async def _reject(self, send: Send) -> None:
-        body = json.dumps({"detail": f"request body is larger than {self.max_bytes} bytes"}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})

@@ -17,11 +17,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from api import limits
-from api.routes import checked_query, service_of
+from api.routes import checked_query
+from api.schemas import error_responses
+from api.service import pinned_engine
 from indexer.errors import QueryError
 from indexer.records import CodeRecord
 from search.engine import SearchOptions
 from search.filters import Filters
+from search.query import normalize_query
 
 
 def _cms_date(value: str | None) -> str | None:
@@ -41,6 +44,7 @@ FIELDS: dict[str, Callable[[CodeRecord, dt.date], Any]] = {
 }
 SEARCHABLE = {"code", "display", "short_desc", "long_desc"}
 CONSTRAINT = re.compile(r"(?P<field>[a-z_]+):(?P<value>\S+)")
+ASCII_DIGITS = re.compile(r"[0-9]{1,6}")
 
 router = APIRouter(tags=["clinical tables compatible"])
 
@@ -55,7 +59,8 @@ def _field_list(raw: str | None, default: str, name: str) -> list[tuple[str, str
         field, _, alias = part.strip().partition(":")
         if field not in FIELDS:
             raise QueryError(f"{name}: unknown field {field!r}; fields are {', '.join(FIELDS)}")
-        items.append((field, alias or field))
+        # The alias comes back as a JSON key: cleaned like a query, so no control or unencodable character is echoed.
+        items.append((field, normalize_query(alias) or field))
     return items
 
 
@@ -82,7 +87,7 @@ def _constraints(q: str | None) -> tuple[list[Callable[[CodeRecord, dt.date], bo
     return predicates, words, wants_obsolete
 
 
-@router.get("/api/hcpcs/v3/search")
+@router.get("/api/hcpcs/v3/search", responses=error_responses(422, 503))
 def clinical_tables_search(
     request: Request,
     terms: Annotated[str, Query(description="words or partial words; implicit AND")],
@@ -95,7 +100,7 @@ def clinical_tables_search(
     cf: Annotated[str | None, Query(description="code field (default code)")] = None,
     ef: Annotated[str | None, Query(description="extra fields, each field or field:alias")] = None,
 ) -> list[Any]:
-    engine = service_of(request).require()
+    engine = pinned_engine(request)
     page_size = _page_size(maxList, count)
     display = _field_list(df, "code,display", "df")
     extra = _field_list(ef, "", "ef") if ef else []
@@ -134,9 +139,11 @@ def _page_size(max_list: str | None, count: int | None) -> int:
         return 7
     if not max_list.strip():
         return limits.CTSS_MAX_LIST
-    if not max_list.strip().isdigit() or not 1 <= int(max_list) <= limits.CTSS_MAX_LIST:
+    # ASCII digits only: str.isdigit() also accepts '²' or '①', which int() then rejects (a 500).
+    digits = max_list.strip()
+    if not ASCII_DIGITS.fullmatch(digits) or not 1 <= int(digits) <= limits.CTSS_MAX_LIST:
         raise QueryError(f"maxList must be a whole number from 1 to {limits.CTSS_MAX_LIST}")
-    return int(max_list)
+    return int(digits)
 
 
 def _text(value: Any) -> str:

@@ -26,11 +26,21 @@ class PayloadTooLarge(CodefinderError):
     """A request body over the configured limit."""
 
 
+class DeadlineExceeded(CodefinderError):
+    """The request ran past its deadline."""
+
+
+class ReloadRefused(CodefinderError):
+    """A new index failed its checks; the one already loaded keeps serving."""
+
+
 STATUS_OF: list[tuple[type[Exception], int]] = [
     (UnknownCode, 404),
     (PayloadTooLarge, 413),
     (QueryError, 422),
+    (ReloadRefused, 409),
     (NotReady, 503),
+    (DeadlineExceeded, 504),
     (IndexError_, 503),
     (CodefinderError, 400),
 ]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, Field
 
 from api import limits
+from search.query import normalize_query
 
 
 class HitOut(BaseModel):
@@ -109,9 +112,18 @@ class BatchSearchOut(BaseModel):
     took_ms: float
 
 
+def clean_code(code: str) -> str:
+    """A code as typed, minus what no code contains: full-width letters (NFKC), control and format
+    characters, surrogates. Done here so a stray byte is neither echoed back nor makes a known code unknown."""
+    cleaned = normalize_query(code)
+    if not cleaned:
+        raise ValueError("code is empty")
+    return cleaned
+
+
 class VerifyIn(BaseModel):
     description: str = Field(max_length=4 * limits.MAX_QUERY_CHARS)
-    code: str = Field(min_length=1, max_length=limits.MAX_CODE_CHARS)
+    code: Annotated[str, AfterValidator(clean_code)] = Field(min_length=1, max_length=limits.MAX_CODE_CHARS)
 
 
 class VerifyOut(BaseModel):
@@ -134,3 +146,36 @@ class VerifyBatchOut(BaseModel):
     results: list[VerifyOut]
     index_version: str
     took_ms: float
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx/5xx body: one line saying what was wrong."""
+
+    detail: str
+
+
+ERROR_MEANINGS: dict[int, str] = {
+    400: "the body could not be read as JSON (not UTF-8, nested too deep)",
+    404: "no such code in the loaded index",
+    413: "the request body is larger than the limit",
+    422: "a parameter or field is missing, malformed or out of bounds; the detail names it and the limit",
+    401: "API keys are configured and the request carries no valid one",
+    403: "admin endpoints are closed: no API keys are configured",
+    409: "the new index failed its checks; the one loaded keeps serving",
+    429: "over the rate limit; retry after the seconds in Retry-After",
+    503: "no verified index is loaded",
+    504: "no answer within the request deadline",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for the error statuses an operation can answer. Our handlers send ``{"detail": str}``
+    for every error, 422 included, so FastAPI's default list-shaped 422 schema would document a lie."""
+    return {status: {"model": ErrorOut, "description": ERROR_MEANINGS[status]} for status in statuses}
+
+
+class ReloadOut(BaseModel):
+    status: str = Field(description="reloaded, or unchanged when `current` still names the loaded build")
+    index_version: str
+    previous_version: str | None
+    seconds: float

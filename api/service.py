@@ -1,15 +1,36 @@
-"""The one loaded engine the app serves from; loaded and checked once at startup."""
+"""The loaded engine the app serves from, and how it is swapped for a new index without a pause.
+
+A request takes the current engine once, when it arrives (``PinIndex``), and uses that one to the
+end, so every response names exactly one index version. A reload loads and verifies the new index
+completely, then swaps one reference; requests already running finish on the old engine.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from dataclasses import dataclass
 
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.access_log import INDEX_HEADER
 from api.context import AppContext
-from api.errors import NotReady
+from api.errors import NotReady, ReloadRefused
 from indexer.errors import CodefinderError
-from search.engine import SearchEngine
+from indexer.layout import resolve_build_dir
+from search.engine import SearchEngine, SearchOptions
 
 log = logging.getLogger("codefinder.api")
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    status: str  # "reloaded" or "unchanged"
+    index_version: str
+    previous_version: str | None
+    seconds: float
 
 
 class Service:
@@ -17,9 +38,13 @@ class Service:
         self.context = context
         self.engine: SearchEngine | None = None
         self.load_error: str | None = "not loaded yet"
+        self.last_reload_error: str | None = None
+        self.reloads = 0
+        self._reload_lock = threading.Lock()
 
     def load(self) -> None:
-        """Load the model and the index; on failure keep answering /healthz and say why on /readyz."""
+        """Load the model and the index at startup; on failure keep answering /healthz and say why on
+        /readyz (503) until a reload brings a good index."""
         try:
             self.engine = self.context.engine()
             self.load_error = None
@@ -28,7 +53,73 @@ class Service:
             self.load_error = str(error)
             log.error("no index loaded: %s", error)
 
+    def reload(self, force: bool = False) -> ReloadResult:
+        """Load ``current`` again and swap it in if it passes every check; otherwise raise ReloadRefused
+        and keep serving what is loaded. One reload at a time."""
+        with self._reload_lock:
+            started = time.perf_counter()
+            old = self.engine
+            previous = old.index.build_id if old is not None else None
+            target = resolve_build_dir(self.context.settings.index)
+            if not force and old is not None and target is not None and target == old.index.build_dir:
+                return ReloadResult("unchanged", old.index.build_id, previous, time.perf_counter() - started)
+            try:
+                fresh = self.context.engine()
+            except CodefinderError as error:
+                self.last_reload_error = str(error)
+                still = f"still serving {previous}" if previous else "no index is being served"
+                log.error("reload refused: %s (%s)", error, still)
+                raise ReloadRefused(f"reload refused, {still}: {error}") from error
+            warm_up(fresh)
+            self.engine = fresh  # the swap: one reference, atomic for readers
+            self.load_error = None
+            self.last_reload_error = None
+            self.reloads += 1
+            log.info("reloaded: serving index %s (was %s)", fresh.index.build_id, previous)
+            return ReloadResult("reloaded", fresh.index.build_id, previous, time.perf_counter() - started)
+
     def require(self) -> SearchEngine:
-        if self.engine is None:
+        engine = self.engine
+        if engine is None:
             raise NotReady(f"no index is loaded: {self.load_error}")
-        return self.engine
+        return engine
+
+
+def warm_up(engine: SearchEngine) -> None:
+    """One search before the swap, so the first real request does not pay for first-use costs."""
+    engine.search("warm up", SearchOptions(limit=1))
+
+
+def pinned_engine(request: Request) -> SearchEngine:
+    """The engine this request was pinned to on arrival (the service's current one if not pinned)."""
+    engine = getattr(request.state, "engine", None)
+    if engine is None:
+        return request.app.state.service.require()
+    return engine
+
+
+class PinIndex:
+    """ASGI middleware: pin the current engine for the whole request and name its version in the
+    ``X-Codefinder-Index`` response header (the same version the body reports)."""
+
+    def __init__(self, app: ASGIApp, service: Service) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        engine = self.service.engine
+        scope.setdefault("state", {})["engine"] = engine
+        if engine is None:
+            await self.app(scope, receive, send)
+            return
+        version = engine.index.build_id.encode("latin-1")
+
+        async def named_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (INDEX_HEADER, version)]}
+            await send(message)
+
+        await self.app(scope, receive, named_send)

@@ -1,4 +1,5 @@
-"""In-process latency of the engine: lookup, autocomplete, keyword / semantic / hybrid search, verify.
+"""In-process latency of the engine: lookup, autocomplete, keyword / semantic / hybrid search, verify,
+and batch verify throughput (``verify_many``).
 
     python -m bench.latency [--n 500]      # or python -m bench.run --only latency
 
@@ -6,11 +7,16 @@ Each kind gets a fresh engine (fresh query-embedding cache) from one AppContext 
 is warmed up with 20 texts that are not measured, then times every measured text once with
 ``time.perf_counter_ns``: the "uncached" numbers are real embeddings. Semantic and hybrid are then timed
 a second time over the same texts ("cached": the embedding comes from the engine's lru_cache).
+Batch verify: ``verify_many`` over 1,000 pairs on a fresh engine (nothing embedded yet), a few rounds
+on different pairs, median pairs/s: distinct dev descriptions, and QA-style batches where each
+description comes with several codes.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
+import statistics
 import time
 from collections.abc import Callable
 
@@ -18,9 +24,12 @@ from api.context import AppContext
 from bench.common import DevTexts, Row, Section, percentiles_text, summarize_ns
 from indexer.settings import Settings
 from search.engine import SearchOptions
-from search.verify import verify
+from search.verify import verify, verify_many
 
 WARMUP = 20
+VERIFY_BATCH = 1000
+VERIFY_ROUNDS = 3
+CODES_PER_DESCRIPTION = 4  # QA-style batches: each description with its code and 3 others of its letter
 MAX_AUTOCOMPLETE_CALLS = 4000
 AUTOCOMPLETE_TEXTS = 250
 
@@ -30,6 +39,7 @@ TARGETS: dict[str, list[tuple[str, float]]] = {
     "autocomplete": [("p50_ms", 1.0)],
     "hybrid": [("p50_ms", 5.0), ("p99_ms", 20.0)],
 }
+PAIRS_PER_S_TARGET = 500.0
 
 
 def time_each(items: list, call: Callable) -> list[int]:  # type: ignore[type-arg]
@@ -117,9 +127,61 @@ def run(n: int = 500, settings: Settings | None = None) -> Section:
     pairs = dev.pairs[WARMUP : WARMUP + n]
     stats = summarize_ns(time_each(pairs, lambda pair: verify(engine, *pair)))
     section.rows.append(target_row("verify (description, code), uncached", "verify", stats))
+    section.rows += verify_many_rows(context, dev)
 
     section.seconds = time.perf_counter() - started
     return section
+
+
+def repeated_pairs(
+    pairs: list[tuple[str, str]], codes: list[str], n: int, per: int = CODES_PER_DESCRIPTION, seed: int = 5
+) -> list[tuple[str, str]]:
+    """``n`` pairs over ``n / per`` descriptions, shuffled: each description with its own code and
+    ``per - 1`` other codes of the same letter (a QA file checks several lines per description)."""
+    rng = random.Random(seed)
+    by_letter: dict[str, list[str]] = {}
+    for code in codes:
+        by_letter.setdefault(code[:1], []).append(code)
+    out: list[tuple[str, str]] = []
+    for description, code in pairs:
+        others = [other for other in by_letter.get(code[:1], []) if other != code]
+        if len(others) < per - 1:
+            continue
+        out += [(description, code), *((description, other) for other in rng.sample(others, per - 1))]
+        if len(out) >= n:
+            break
+    rng.shuffle(out)
+    return out[:n]
+
+
+def verify_many_rows(context: AppContext, dev: DevTexts) -> list[Row]:
+    """Median pairs/s of ``verify_many`` over ``VERIFY_BATCH`` pairs, each round on a fresh engine and other pairs."""
+    rows = []
+    workloads = {
+        "distinct descriptions": [dev.pairs[i * VERIFY_BATCH : (i + 1) * VERIFY_BATCH] for i in range(VERIFY_ROUNDS)],
+        f"{CODES_PER_DESCRIPTION} codes per description": [
+            repeated_pairs(dev.pairs[i * VERIFY_BATCH :], dev.codes, VERIFY_BATCH, seed=i) for i in range(VERIFY_ROUNDS)
+        ],
+    }
+    for label, rounds in workloads.items():
+        rates = []
+        for pairs in rounds:
+            engine = context.engine()
+            started = time.perf_counter()
+            verify_many(engine, pairs)
+            rates.append(len(pairs) / (time.perf_counter() - started))
+        rate = statistics.median(rates)
+        values = {"pairs": len(rounds[0]), "rounds": len(rounds), "pairs_per_s": rate, "rounds_pairs_per_s": rates}
+        rows.append(
+            Row(
+                f"`verify_many`, {len(rounds[0])} pairs, {label}, uncached",
+                f"{rate:.0f} pairs/s (median of {len(rounds)} rounds: {', '.join(f'{r:.0f}' for r in rates)})",
+                f"≥ {PAIRS_PER_S_TARGET:g} pairs/s",
+                rate >= PAIRS_PER_S_TARGET,
+                values,
+            )
+        )
+    return rows
 
 
 def _reload_seconds(context: AppContext) -> float:
@@ -131,8 +193,14 @@ def _reload_seconds(context: AppContext) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=500, help="distinct texts per kind")
+    parser.add_argument("--verify-many", action="store_true", help="only the batch verify throughput rows")
     args = parser.parse_args()
-    section = run(args.n)
+    if args.verify_many:
+        settings = Settings()
+        section = Section("latency", "batch verify")
+        section.rows = verify_many_rows(AppContext(settings=settings), DevTexts.load(settings))
+    else:
+        section = run(args.n)
     for row in section.rows:
         print(f"{row.what}: {row.measured}  [{row.target}: {row.met}]")
 

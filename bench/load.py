@@ -4,7 +4,8 @@
 
 - server: ``codefinder serve`` (one worker process) on a free 127.0.0.1 port; time from process start to
   ``/readyz`` = 200; RSS (VmRSS) and peak (VmHWM) from /proc, at ready, before and after the load.
-- batch: ``POST /verify/batch`` with batches of 200 distinct dev chargemaster pairs (pairs/s), and
+- batch: ``POST /verify/batch`` with batches of 1,000 dev chargemaster pairs (pairs/s): distinct descriptions,
+  then QA-style (each description with 4 codes); and
   ``codefinder search --file`` on 500 dev queries as a subprocess (a 1-line file is timed too, to
   separate startup from the queries).
 - http: ``wrk`` on ``/search?q=`` and ``/autocomplete?q=`` at concurrency 1, 4 and 16; a Lua script
@@ -31,14 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import CODEFINDER, DevTexts, Row, Section, fmt_ms, proc_memory_mb
-from bench.latency import keystrokes
+from bench.latency import CODES_PER_DESCRIPTION, keystrokes, repeated_pairs
 from indexer.settings import PROJECT_ROOT, Settings
 
 STARTUP_TIMEOUT_S = 90
 STARTUP_TARGET_S = 2.0
 RSS_TARGET_MB = 400
-BATCH_SIZE = 200
-BATCHES = 5
+BATCH_SIZE = 1000  # the API's limit per request
+BATCHES = 1  # each kind; more would leave too few unseen dev texts for the /search load after it
 PAIRS_TARGET = 500
 CLI_QUERIES = 500
 CLI_TIMEOUT_S = 300
@@ -138,8 +139,22 @@ def _tail(path: Path, lines: int = 5) -> str:
 # --- batch ---------------------------------------------------------------------------------------
 
 
-def verify_batch(server: Server, pairs: list[tuple[str, str]]) -> tuple[list[Row], dict[str, Any]]:
-    batches = [pairs[i : i + BATCH_SIZE] for i in range(0, min(len(pairs), BATCH_SIZE * BATCHES), BATCH_SIZE)]
+def verify_batch(server: Server, dev: DevTexts) -> tuple[list[Row], set[str]]:
+    """``POST /verify/batch`` with full-size batches: ``BATCHES`` of distinct dev pairs, then QA-style batches
+    (each description with several codes). Returns the rows and every description sent (the server has
+    embedded them)."""
+    distinct = dev.pairs[: BATCH_SIZE * BATCHES]
+    rest = dev.pairs[len(distinct) :]
+    repeated = repeated_pairs(rest, dev.codes, BATCH_SIZE * BATCHES)
+    rows = [
+        _verify_batches(server, distinct, "distinct pairs"),
+        _verify_batches(server, repeated, f"pairs, {CODES_PER_DESCRIPTION} codes per description"),
+    ]
+    return rows, {description for description, _ in distinct + repeated}
+
+
+def _verify_batches(server: Server, pairs: list[tuple[str, str]], label: str) -> Row:
+    batches = [pairs[i : i + BATCH_SIZE] for i in range(0, len(pairs), BATCH_SIZE)]
     seconds: list[float] = []
     server_ms: list[float] = []
     for batch in batches:
@@ -148,8 +163,13 @@ def verify_batch(server: Server, pairs: list[tuple[str, str]]) -> tuple[list[Row
             f"{server.base}/verify/batch", data=body, headers={"content-type": "application/json"}, method="POST"
         )
         started = time.perf_counter()
-        with urllib.request.urlopen(request, timeout=120) as response:
-            payload = json.loads(response.read())
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                payload = json.loads(response.read())
+        except urllib.error.HTTPError as error:  # e.g. 504 past the request deadline: a result, not a crash
+            detail = error.read().decode("utf-8", "replace")[:200]
+            what = f"`POST /verify/batch`, {len(batch)} {label}"
+            return Row(what, f"HTTP {error.code} after {time.perf_counter() - started:.2f} s: {detail}", met=False)
         seconds.append(time.perf_counter() - started)
         server_ms.append(float(payload["took_ms"]))
         if len(payload["results"]) != len(batch):
@@ -164,15 +184,14 @@ def verify_batch(server: Server, pairs: list[tuple[str, str]]) -> tuple[list[Row
         "batch_seconds": seconds,
         "server_took_ms": server_ms,
     }
-    row = Row(
-        "`POST /verify/batch` throughput",
-        f"{rate:.0f} pairs/s ({len(batches)} × {BATCH_SIZE} distinct pairs, "
-        f"median batch {sorted(seconds)[len(seconds) // 2]:.2f} s)",
+    return Row(
+        f"`POST /verify/batch` throughput, {BATCH_SIZE} {label}",
+        f"{rate:.0f} pairs/s ({len(batches)} batches of {BATCH_SIZE}; "
+        f"batches took {', '.join(f'{s:.2f}' for s in seconds)} s)",
         f"≥ {PAIRS_TARGET} pairs/s",
         rate >= PAIRS_TARGET,
         values,
     )
-    return [row], values
 
 
 def cli_search_file(workdir: Path, queries: list[str]) -> tuple[list[Row], dict[str, Any]]:
@@ -357,8 +376,7 @@ def run(sections: set[str], duration_s: int = 10, settings: Settings | None = No
         with running_server(workdir) as server:
             if "batch" in sections:
                 started = time.perf_counter()
-                rows, values = verify_batch(server, dev.pairs)
-                seen = {description for description, _ in dev.pairs[: values["pairs"]]}
+                rows, seen = verify_batch(server, dev)
                 batch.rows = [*rows, *batch.rows]
                 batch.notes.append(
                     f"`/verify/batch` against a fresh `codefinder serve` (one worker, ready in "

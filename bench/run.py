@@ -1,7 +1,7 @@
 """Run the benchmark suite; write bench/results/bench.json and bench/results/bench.md; print the table.
 
     python -m bench.run                              # (make bench) everything, about 5 minutes
-    python -m bench.run --only latency,http          # a subset: latency, batch, http, build
+    python -m bench.run --only latency,http          # a subset: latency, batch, http, soak, build
 
 Needs a built index (``codefinder build``) and ``wrk`` for the http section (``apt-get install wrk``).
 Sections not run keep their previous results in bench.json (each is stamped with when it was measured).
@@ -19,12 +19,12 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import buildtime, latency, load
+from bench import buildtime, latency, load, soak
 from bench.common import Row, Section, machine
 from indexer.settings import PROJECT_ROOT, Settings
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
-SECTIONS = ("latency", "batch", "http", "build")
+SECTIONS = ("latency", "batch", "http", "soak", "build")
 
 
 def cpu_times() -> tuple[int, int]:
@@ -65,6 +65,12 @@ def run_sections(chosen: list[str], n: int, duration: int, settings: Settings) -
             done += load.run(server_sections, duration, settings)
         except Exception as error:
             done += [failed(name, error) for name in sorted(server_sections)]
+    if "soak" in chosen:
+        print("soak ...", flush=True)
+        try:
+            done.append(soak.run(settings=settings))
+        except Exception as error:
+            done.append(failed("soak", error))
     if "build" in chosen:
         print("build ...", flush=True)
         try:

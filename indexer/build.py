@@ -17,7 +17,7 @@ import numpy as np
 from indexer import layout
 from indexer.embedding_cache import EmbeddingCache
 from indexer.errors import SourceError
-from indexer.keyword_index import POSTINGS_FILE, export_postings, write_keyword_index
+from indexer.keyword_index import POSTINGS_FILE, write_postings
 from indexer.knowledge import BrandTagger, knowledge_files, load_knowledge, save_snapshot
 from indexer.manifest import file_digest, write_manifest
 from indexer.merge import merge_sources
@@ -93,8 +93,7 @@ def build_index(
                 handle.write(record.to_json() + "\n")
         save_snapshot(knowledge, temp_dir / layout.KNOWLEDGE)
         report("keyword index", 0, 1)
-        write_keyword_index(temp_dir / layout.KEYWORD_DIR, records)
-        export_postings(temp_dir / layout.KEYWORD_DIR, temp_dir / POSTINGS_FILE, len(records))
+        write_postings(records, temp_dir / POSTINGS_FILE)
         report("keyword index", 1, 1)
 
         # cached per model *variant*: int8 vectors must never stand in for full-precision ones

@@ -23,3 +23,17 @@ class IndexError_(CodefinderError):
 
 class QueryError(CodefinderError):
     """A query or filter value the engine cannot accept."""
+
+
+class IndexIntegrityError(IndexError_):
+    """An index file that fails one of the loader's manifest checks. ``file`` is the file's name inside
+    the build (``vectors.npy``, ``manifest.json``) and ``check`` a short id of what failed (``missing``,
+    ``size``, ``sha256``, ``format_version``, ``count``, ``dimension``, ``unlisted``, ``duplicate_code``…),
+    so callers and tests can tell failures apart without parsing the message."""
+
+    def __init__(self, build_dir: str, file: str, check: str, detail: str) -> None:
+        """``detail`` reads on from the file name: "vectors.npy" + "is 10 bytes, manifest says 12"."""
+        self.build_dir = build_dir
+        self.file = file
+        self.check = check
+        super().__init__(f"index {build_dir}: {file} {detail} [{check} check]")

@@ -10,7 +10,7 @@ from typing import Any
 from indexer.layout import MANIFEST
 
 FORMAT_NAME = "codefinder-index"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: no whoosh directory; keyword postings computed directly
 
 
 def file_digest(path: Path) -> str:

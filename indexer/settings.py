@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +71,23 @@ class Settings(BaseSettings):
     verify_depth: int = 50
 
     # HTTP service.
+    # numpy's BLAS threads in a serving process: one, because requests already run side by side and a
+    # second BLAS thread per matrix-vector product only fights them for the 2 cores (0 = library default).
+    blas_threads: int = 1
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = 256 * 1024
+    # Every request is answered within this many seconds (504 past it), so no worker hangs on one.
+    request_deadline_seconds: float = 2.0
+    # ... except the batch endpoints (up to 1,000 verify pairs or 100 searches), which get this long.
+    batch_deadline_seconds: float = 30.0
+    # API keys, comma-separated: raw keys (>= 16 bytes) or "sha256:<hex digest>" entries. Empty = open,
+    # except /admin/*, which always needs a key. Held as a secret: never printed, never logged.
+    api_keys: SecretStr = SecretStr("")
+    # Requests per minute per API key (or client address without keys); 0 = no limit.
+    rate_limit_per_minute: int = 0
+    rate_limit_burst: int = 0  # bucket size; 0 = the per-minute rate
+    # Access logs are one JSON line per request; query strings are left out (they can carry patient
+    # details) unless this is switched on.
+    log_query_text: bool = False
 
     keep_builds: int = 2

@@ -1,14 +1,13 @@
-"""Keyword retrieval: BM25F over the whoosh index's long, short, synonym and knowledge fields.
+"""Keyword retrieval: BM25F over the long, short, synonym and knowledge fields' postings.
 
-The whoosh index is the inverted index on disk; at load its postings are read once into numpy
-arrays and scored here, because whoosh's own matchers cost tens of milliseconds per query in
-Python (and its block-quality pruning drops true top hits under per-field boosts). Scoring is
+The build saves each field's postings as plain arrays (``indexer.keyword_index``, terms analyzed by the
+whoosh analyzer the query side uses); the loader verifies and opens them, and they are scored here in
+numpy, because whoosh's own matchers cost tens of milliseconds per query in Python. Scoring is
 BM25F proper (Robertson & Zaragoza): a word's frequencies are combined across fields, each
 weighted and length-normalized with its own b, before one saturation and one IDF — so a common
 word repeated in every field cannot outweigh a rare word found in one. Words combine with OR
 semantics and a coordination bonus for matching more of them. User text reaches here only as
-analyzed terms, never as query syntax.
-"""
+analyzed terms, never as query syntax."""
 
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.keyword_index import POSTINGS_FILE, TEXT_FIELDS, load_postings, read_field_postings
+from indexer.keyword_index import TEXT_FIELDS
 from indexer.settings import Settings
 from search.loader import LoadedIndex
 
@@ -35,6 +34,9 @@ class FieldPostings:
 
     def normalization(self, b: float) -> np.ndarray:
         """BM25's per-document length normalization for this field."""
+        # Empty fields' lengths are NaN (whoosh reported them as None, and the postings keep its values),
+        # so wherever a field is empty somewhere the mean is NaN and the average falls back to 1.0: the
+        # weights were tuned on that. Switching to the true average (nanmean) reranks; retune if you do.
         average = float(self.lengths.mean()) if self.lengths.size and self.lengths.mean() > 0 else 1.0
         norm = (1.0 - b + b * self.lengths / average).astype(np.float32)
         norm[norm <= 0] = 1.0
@@ -42,18 +44,10 @@ class FieldPostings:
 
 
 def read_postings(index: LoadedIndex) -> dict[str, FieldPostings]:
-    """Every text field's postings, once per loaded index: from the arrays the build exported beside
-    the whoosh index, or (an index without them) from whoosh itself."""
+    """Every text field's postings as the loader opened them, wrapped once per loaded index."""
     cached = index.derived.get("postings")
     if cached is None:
-        exported = index.build_dir / POSTINGS_FILE
-        if exported.is_file():
-            cached = {name: FieldPostings(*arrays) for name, arrays in load_postings(exported).items()}
-        else:
-            with index.keyword_index.reader() as reader:
-                cached = {
-                    name: FieldPostings(*read_field_postings(reader, name, len(index.records))) for name in TEXT_FIELDS
-                }
+        cached = {name: FieldPostings(*index.keyword_postings[name]) for name in TEXT_FIELDS}
         index.derived["postings"] = cached
     return cached
 

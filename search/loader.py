@@ -1,21 +1,34 @@
-"""Open a published index and check it against its manifest before anything is served from it."""
+"""Open a published index and check it against its manifest before anything is served from it.
+
+Every failed check raises ``IndexIntegrityError`` naming the file and the check, so a flipped byte, a
+truncated or deleted file, an old format, or files mixed in from another build never get served.
+"""
 
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import faiss
 import numpy as np
-from whoosh import index as whoosh_index
 
 from indexer import layout
-from indexer.errors import IndexError_
+from indexer.errors import IndexError_, IndexIntegrityError
+from indexer.keyword_index import POSTINGS_FILE, TEXT_FIELDS, FieldArrays, load_postings
 from indexer.knowledge import Knowledge, load_snapshot
 from indexer.manifest import FORMAT_NAME, FORMAT_VERSION, file_digest, read_manifest
 from indexer.records import CodeRecord
+
+REQUIRED_FILES = (layout.RECORDS, layout.VECTORS, layout.FAISS_INDEX, POSTINGS_FILE, layout.KNOWLEDGE)
+# what a damaged file may raise while being parsed (after its digest matched a rewritten manifest)
+PARSE_ERRORS = (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError, RuntimeError, zipfile.BadZipFile)
+
+
+def first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0]
 
 
 @dataclass
@@ -29,7 +42,7 @@ class LoadedIndex:
     sorted_codes: list[str]
     vectors: np.ndarray
     faiss_index: Any
-    keyword_index: Any
+    keyword_postings: dict[str, FieldArrays]
     knowledge: Knowledge | None = None
     derived: dict[str, Any] = field(default_factory=dict, repr=False)  # read-once views (keyword postings)
 
@@ -42,68 +55,149 @@ class LoadedIndex:
         return int(self.manifest["model"]["dimension"])
 
 
-def _fail(build_dir: Path, what: str) -> IndexError_:
-    return IndexError_(f"index {build_dir}: {what}")
-
-
 def verify_files(build_dir: Path, manifest: dict[str, Any]) -> None:
-    """Every listed file exists with its size and sha256; no file is missing from the list."""
-    listed: dict[str, dict[str, Any]] = manifest.get("files") or {}
+    """Every listed file exists inside the build with its size and sha256, every required file is
+    listed, and no file is on disk that the manifest does not list."""
+    where = str(build_dir)
+    listed: dict[str, dict[str, Any]] = manifest["files"]
     for relative, facts in listed.items():
+        parts = PurePosixPath(relative).parts
+        if not parts or PurePosixPath(relative).is_absolute() or ".." in parts or relative == layout.MANIFEST:
+            raise IndexIntegrityError(where, relative, "path", "is not a file name inside the build")
         path = build_dir / relative
         if not path.is_file():
-            raise _fail(build_dir, f"{relative} is missing")
-        if path.stat().st_size != facts["bytes"]:
-            raise _fail(build_dir, f"{relative} is {path.stat().st_size} bytes, manifest says {facts['bytes']}")
+            raise IndexIntegrityError(where, relative, "missing", "is listed in the manifest but not on disk")
+        size = path.stat().st_size
+        if size != facts["bytes"]:
+            raise IndexIntegrityError(where, relative, "size", f"is {size} bytes, manifest says {facts['bytes']}")
         if file_digest(path) != facts["sha256"]:
-            raise _fail(build_dir, f"{relative} does not match its sha256 in the manifest")
-    for required in (layout.RECORDS, layout.VECTORS, layout.FAISS_INDEX):
+            raise IndexIntegrityError(where, relative, "sha256", "does not match its sha256 in the manifest")
+    for required in REQUIRED_FILES:
         if required not in listed:
-            raise _fail(build_dir, f"manifest does not list {required}")
+            raise IndexIntegrityError(where, required, "missing", "is not listed in the manifest")
+    for path in sorted(build_dir.rglob("*")):
+        relative = path.relative_to(build_dir).as_posix()
+        if path.is_file() and relative != layout.MANIFEST and relative not in listed:
+            raise IndexIntegrityError(where, relative, "unlisted", "is on disk but not in the manifest")
+
+
+def read_checked_manifest(build_dir: Path) -> dict[str, Any]:
+    """The manifest, if it is readable, of this format version and carries what the checks need."""
+    where = str(build_dir)
+    try:
+        manifest = read_manifest(build_dir)
+    except FileNotFoundError as error:
+        raise IndexIntegrityError(where, layout.MANIFEST, "missing", "is missing") from error
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise IndexIntegrityError(where, layout.MANIFEST, "unreadable", f"unreadable ({first_line(error)})") from error
+    if not isinstance(manifest, dict):
+        raise IndexIntegrityError(where, layout.MANIFEST, "unreadable", "unreadable (not a JSON object)")
+    if manifest.get("format") != FORMAT_NAME or manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexIntegrityError(
+            where,
+            layout.MANIFEST,
+            "format_version",
+            f"says format {manifest.get('format')} v{manifest.get('format_version')}, this codefinder reads "
+            f"{FORMAT_NAME} v{FORMAT_VERSION}; rebuild the index",
+        )
+    try:
+        int(manifest["counts"]["records"]), int(manifest["model"]["dimension"])
+        files = manifest["files"]
+        if not isinstance(files, dict) or not all({"bytes", "sha256"} <= set(facts) for facts in files.values()):
+            raise TypeError("files must map names to their bytes and sha256")
+    except (KeyError, TypeError, ValueError) as error:
+        raise IndexIntegrityError(where, layout.MANIFEST, "fields", f"lacks or garbles {first_line(error)}") from error
+    return manifest
+
+
+def read_records(build_dir: Path) -> list[CodeRecord]:
+    records = []
+    with (build_dir / layout.RECORDS).open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(CodeRecord.from_dict(json.loads(line)))
+            except (ValueError, TypeError, AttributeError) as error:
+                raise IndexIntegrityError(
+                    str(build_dir), layout.RECORDS, "unreadable", f"unreadable at line {number} ({first_line(error)})"
+                ) from error
+    return records
+
+
+def postings_doc_count(build_dir: Path, postings: dict[str, FieldArrays]) -> int:
+    """The keyword postings' document count: every field's lengths array has one entry per document."""
+    counts = {name: int(lengths.shape[0]) for name, (_, lengths) in postings.items()}
+    if len(set(counts.values())) != 1:
+        raise IndexIntegrityError(str(build_dir), POSTINGS_FILE, "count", f"has field lengths that disagree: {counts}")
+    return next(iter(counts.values()))
 
 
 def load_index(index: Path, expected_dimension: int | None = None) -> LoadedIndex:
-    """Load and verify; raises IndexError_ with a message naming what failed."""
+    """Load and verify: format version, every file's size and sha256 (and no unlisted file), then
+    record count = keyword doc count = vector count = id-map length, and the vector dimension."""
     build_dir = layout.resolve_build_dir(index)
     if build_dir is None:
         raise IndexError_(f"no index at {index}; build one with: codefinder build --index {index}")
-    try:
-        manifest = read_manifest(build_dir)
-    except (OSError, json.JSONDecodeError) as error:
-        raise _fail(build_dir, f"manifest.json unreadable ({error})") from error
-    if manifest.get("format") != FORMAT_NAME or manifest.get("format_version") != FORMAT_VERSION:
-        raise _fail(
-            build_dir,
-            f"format {manifest.get('format')} v{manifest.get('format_version')}, this codefinder reads "
-            f"{FORMAT_NAME} v{FORMAT_VERSION}; rebuild the index",
-        )
+    where = str(build_dir)
+    manifest = read_checked_manifest(build_dir)
     verify_files(build_dir, manifest)
 
-    with (build_dir / layout.RECORDS).open(encoding="utf-8") as handle:
-        records = [CodeRecord.from_dict(json.loads(line)) for line in handle if line.strip()]
-    vectors = np.load(build_dir / layout.VECTORS, allow_pickle=False, mmap_mode=None)
-    flat = faiss.read_index(str(build_dir / layout.FAISS_INDEX))
-    keyword = whoosh_index.open_dir(str(build_dir / layout.KEYWORD_DIR))
-    with keyword.searcher() as searcher:
-        keyword_docs = searcher.doc_count_all()
+    records = read_records(build_dir)
+    loaded: dict[str, Any] = {}
+    readers = {
+        layout.VECTORS: lambda path: np.load(path, allow_pickle=False),
+        layout.FAISS_INDEX: lambda path: faiss.read_index(str(path)),
+        POSTINGS_FILE: load_postings,
+        layout.KNOWLEDGE: load_snapshot,
+    }
+    for name, read in readers.items():
+        try:
+            loaded[name] = read(build_dir / name)
+        except PARSE_ERRORS as error:
+            raise IndexIntegrityError(where, name, "unreadable", f"unreadable ({first_line(error)})") from error
+    vectors, flat = loaded[layout.VECTORS], loaded[layout.FAISS_INDEX]
+    postings: dict[str, FieldArrays] = loaded[POSTINGS_FILE]
+    if set(postings) != set(TEXT_FIELDS):
+        raise IndexIntegrityError(where, POSTINGS_FILE, "unreadable", f"unreadable (fields {sorted(postings)})")
 
-    expected = manifest["counts"]["records"]
+    expected = int(manifest["counts"]["records"])
     counts = {
-        "records.jsonl": len(records),
-        "keyword index": keyword_docs,
-        "vectors.npy": int(vectors.shape[0]),
-        "vectors.faiss": int(flat.ntotal),
+        layout.RECORDS: len(records),
+        POSTINGS_FILE: postings_doc_count(build_dir, postings),
+        layout.VECTORS: int(vectors.shape[0]) if vectors.ndim else 0,
+        layout.FAISS_INDEX: int(flat.ntotal),
     }
     for name, count in counts.items():
         if count != expected:
-            raise _fail(build_dir, f"{name} holds {count} entries, manifest says {expected}")
+            raise IndexIntegrityError(where, name, "count", f"holds {count} entries, manifest says {expected}")
     dimension = int(manifest["model"]["dimension"])
-    if vectors.ndim != 2 or vectors.shape[1] != dimension or flat.d != dimension:
-        raise _fail(build_dir, f"vector dimension {vectors.shape[-1]}/{flat.d} != manifest {dimension}")
+    if vectors.ndim != 2 or vectors.shape[1] != dimension:
+        raise IndexIntegrityError(
+            where, layout.VECTORS, "dimension", f"holds vectors of shape {vectors.shape}, manifest says {dimension}-d"
+        )
+    if vectors.dtype != np.float32:
+        raise IndexIntegrityError(where, layout.VECTORS, "dtype", f"holds {vectors.dtype} vectors, not float32")
+    if flat.d != dimension:
+        raise IndexIntegrityError(where, layout.FAISS_INDEX, "dimension", f"is {flat.d}-d, manifest says {dimension}-d")
     if expected_dimension is not None and dimension != expected_dimension:
-        raise _fail(build_dir, f"built with {dimension}-d vectors but the encoder gives {expected_dimension}-d")
+        raise IndexIntegrityError(
+            where,
+            layout.MANIFEST,
+            "dimension",
+            f"says {dimension}-d vectors but the encoder gives {expected_dimension}-d; rebuild the index",
+        )
 
-    row_of_code = {record.code: row for row, record in enumerate(records)}
+    row_of_code: dict[str, int] = {}
+    for row, record in enumerate(records):
+        if record.code in row_of_code:
+            raise IndexIntegrityError(
+                where,
+                layout.RECORDS,
+                "duplicate_code",
+                f"lists {record.code} twice (rows {row_of_code[record.code]} and {row})",
+            )
+        row_of_code[record.code] = row
     return LoadedIndex(
         build_dir=build_dir,
         manifest=manifest,
@@ -112,6 +206,6 @@ def load_index(index: Path, expected_dimension: int | None = None) -> LoadedInde
         sorted_codes=sorted(row_of_code),
         vectors=vectors,
         faiss_index=flat,
-        keyword_index=keyword,
-        knowledge=load_snapshot(build_dir / layout.KNOWLEDGE) if (build_dir / layout.KNOWLEDGE).is_file() else None,
+        keyword_postings=postings,
+        knowledge=loaded[layout.KNOWLEDGE],
     )

@@ -13,11 +13,20 @@ CODE_PREFIX = re.compile(r"[A-Z]\d{1,4}|\d{3,5}|\d{4}[FTU]")
 CODE_TOKEN = re.compile(r"[A-Za-z]\d{4}|\d{4}[FTUftu]")
 
 
+# Categories that never carry meaning in a query: controls, format (zero-width, bidi overrides),
+# surrogates (not encodable as UTF-8: a JSON answer echoing one would fail) and private use.
+_NOISE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co"})
+# U+FFFD is what a decoder leaves for bytes that were not UTF-8 (``%FF`` in a URL): noise too.
+_REPLACEMENT = "\ufffd"
+
+
 def normalize_query(text: str) -> str:
-    """NFKC, control and format characters to spaces, lone surrogates dropped, white space collapsed."""
+    """Lone surrogates dropped; NFKC; control, format, private-use and replacement characters to spaces;
+    white space collapsed. Everything downstream (analyzers, the model, JSON answers echoing the query) then sees
+    only printable, UTF-8-encodable text."""
     text = text.encode("utf-8", errors="ignore").decode("utf-8") if _has_surrogates(text) else text
     text = unicodedata.normalize("NFKC", text)
-    cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") else ch for ch in text)
+    cleaned = "".join(" " if ch == _REPLACEMENT or unicodedata.category(ch) in _NOISE_CATEGORIES else ch for ch in text)
     return " ".join(cleaned.split())
 
 

@@ -95,13 +95,51 @@
     }
   }
 
-  async function getJSON(url, options = {}) {
-    let response;
+  // When the server is configured with API keys it answers 401; the page asks for a key once and keeps
+  // it for this tab only (sessionStorage), sending it as X-API-Key.
+  const KEY_STORE = "codefinder.apiKey";
+  let keyPrompt = null;
+
+  function storedKey() {
     try {
-      response = await fetch(url, { headers: { Accept: "application/json" }, ...options });
+      return sessionStorage.getItem(KEY_STORE) || "";
+    } catch {
+      return "";
+    }
+  }
+
+  function askForKey() {
+    if (!keyPrompt) {
+      keyPrompt = Promise.resolve().then(() => {
+        const key = (window.prompt("This codefinder server needs an API key:") || "").trim();
+        try {
+          if (key) sessionStorage.setItem(KEY_STORE, key);
+        } catch {
+          /* storage disabled: the key is used for this request only */
+        }
+        keyPrompt = null;
+        return key;
+      });
+    }
+    return keyPrompt;
+  }
+
+  async function fetchWithKey(url, options, key) {
+    const headers = { Accept: "application/json", ...(options.headers || {}) };
+    if (key) headers["X-API-Key"] = key;
+    try {
+      return await fetch(url, { ...options, headers });
     } catch (error) {
       if (isAbort(error)) throw error;
       throw new ApiError("Network error: the codefinder server did not answer.", 0);
+    }
+  }
+
+  async function getJSON(url, options = {}) {
+    let response = await fetchWithKey(url, options, storedKey());
+    if (response.status === 401) {
+      const key = await askForKey();
+      if (key) response = await fetchWithKey(url, options, key);
     }
     const text = await response.text();
     let body = null;
