@@ -11,7 +11,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from threadpoolctl import threadpool_limits
 
 from api import admin, ctss, routes
 from api.access_log import AccessLog
@@ -32,8 +31,6 @@ def create_app(context: AppContext) -> FastAPI:
     Raises KeyConfigError before anything starts if an API key is unusable."""
     settings = context.settings
     keys = KeyRing.parse(settings.api_keys.get_secret_value())
-    if settings.blas_threads > 0:
-        threadpool_limits(settings.blas_threads, user_api="blas")
     service = Service(context)
 
     @asynccontextmanager

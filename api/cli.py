@@ -20,6 +20,7 @@ from search.engine import MODES, SearchEngine, SearchOptions
 from search.filters import Filters
 
 EXIT_USER_ERROR = 1
+PRIME_CHUNK = 512  # queries embedded per batch by `search --file`
 
 
 class OneLineErrors(click.Group):
@@ -191,16 +192,17 @@ def search(
     engine = app.engine()
     if query_file is not None:
         lines = [line.strip() for line in query_file]
-        if mode != "keyword":
-            engine.prime_embeddings([text for text in lines if text])
-        for text in lines:
-            if not text:
-                continue
-            try:
-                payload = engine.search(text, options).to_dict()
-            except CodefinderError as error:
-                payload = {"query": text, "error": str(error)}
-            click.echo(json.dumps(payload, ensure_ascii=False))
+        # embedded a chunk at a time, so a long file never outgrows the engine's query-vector cache
+        for start in range(0, len(lines), PRIME_CHUNK):
+            chunk = [text for text in lines[start : start + PRIME_CHUNK] if text]
+            if mode != "keyword":
+                engine.prime_embeddings(chunk)
+            for text in chunk:
+                try:
+                    payload = engine.search(text, options).to_dict()
+                except CodefinderError as error:
+                    payload = {"query": text, "error": str(error)}
+                click.echo(json.dumps(payload, ensure_ascii=False))
         return
     assert query is not None
     response = engine.search(query, options)

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
+
 from indexer.layout import MODEL_DIR, resolve_build_dir
 from indexer.settings import Settings
 from models.encoder import Encoder, load_encoder
@@ -50,6 +52,9 @@ class AppContext:
         return self._encoder
 
     def engine(self, index: Path | None = None) -> SearchEngine:
+        """A verified index with the query encoder; numpy's BLAS is held to ``blas_threads`` for searching."""
+        if self.settings.blas_threads > 0:
+            threadpool_limits(self.settings.blas_threads, user_api="blas")
         loaded = load_index(index or self.settings.index)
         encoder = self.encoder()
         if loaded.dimension != encoder.dimension or loaded.manifest["model"]["name"] != encoder.name:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import socket
@@ -96,8 +97,8 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
 
 
 @contextmanager
-def running_server(workdir: Path) -> Iterator[Server]:
-    """``codefinder serve`` on a free loopback port; always stopped on the way out."""
+def running_server(workdir: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """``codefinder serve`` on a free loopback port (``env``: extra settings); always stopped on the way out."""
     port = free_port()
     log = workdir / "serve.log"
     base = f"http://127.0.0.1:{port}"
@@ -109,6 +110,7 @@ def running_server(workdir: Path) -> Iterator[Server]:
             stdout=log_handle,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
         )
         try:
             while http_status(f"{base}/readyz", timeout=1.0) != 200:
@@ -336,7 +338,7 @@ def _wrk_row(endpoint: str, result: dict[str, Any]) -> Row:
         problems.append(f"{result['socket_errors']} socket errors")
     repeats = ""
     if endpoint == "search" and result["requests"] > result["distinct_paths"]:
-        repeats = f", {1 - result['distinct_paths'] / result['requests']:.0%} repeated texts"
+        repeats = f", {1 - result['distinct_paths'] / result['requests']:.0%} repeated texts (embedded again)"
     measured = (
         f"{result['requests_per_s']:.0f} req/s, p50 {fmt_ms(result.get('p50_ms', float('nan')))}, "
         f"p99 {fmt_ms(result.get('p99_ms', float('nan')))}{repeats}" + (f" ({', '.join(problems)})" if problems else "")
@@ -373,7 +375,8 @@ def run(sections: set[str], duration_s: int = 10, settings: Settings | None = No
             batch.rows += rows
             batch.seconds += time.perf_counter() - started
         seen: set[str] = set()
-        with running_server(workdir) as server:
+        # no query-embedding cache: a text wrk repeats costs what a new one does
+        with running_server(workdir, env={"CODEFINDER_QUERY_EMBEDDING_CACHE": "0"}) as server:
             if "batch" in sections:
                 started = time.perf_counter()
                 rows, seen = verify_batch(server, dev)
@@ -394,7 +397,9 @@ def run(sections: set[str], duration_s: int = 10, settings: Settings | None = No
                 http.notes.append(
                     f"wrk {duration_s} s per run, threads = min(concurrency, 2), on the same 2 cores as the server; "
                     "/search: distinct dev texts the server has not embedded yet (a separate slice per concurrency "
-                    "level); /autocomplete: keystroke prefixes of dev texts. Memory samples (MB): "
+                    "level), served with the query-embedding cache off (CODEFINDER_QUERY_EMBEDDING_CACHE=0), so a "
+                    "text wrk repeats is embedded again; /autocomplete: keystroke prefixes of dev texts. "
+                    "Memory samples (MB): "
                     + "; ".join(f"{k}: RSS {v.get('VmRSS')}, peak {v.get('VmHWM')}" for k, v in server.memory.items())
                     + "."
                 )

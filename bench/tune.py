@@ -32,6 +32,7 @@ GRID: dict[str, list[float]] = {
     "rrf_k": [5.0, 15.0, 30.0, 60.0],
     "semantic_weight": [0.6, 0.8, 1.0, 1.3],
     "candidate_depth": [50, 100, 200],
+    "route_bonus": [0.0, 0.1, 0.2, 0.3],
 }
 RESULTS = PROJECT_ROOT / "bench" / "results" / "tuning.json"
 NO_MATCH_THRESHOLD = 0.3

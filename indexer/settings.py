@@ -59,11 +59,16 @@ class Settings(BaseSettings):
     rrf_k: float = 15.0
     keyword_weight: float = 1.0
     semantic_weight: float = 0.6
-    candidate_depth: int = 50
+    candidate_depth: int = 200
     vector_backend: str = "numpy"  # or "faiss"
     # Reranking (search/rerank.py): dose agreement bonus; modifiers' share of their fused score.
     dose_bonus: float = 0.1
+    route_bonus: float = 0.3
     modifier_weight: float = 0.5
+
+    # Query vectors kept (LRU) so repeated queries and keystrokes skip the model; 0 = embed every query
+    # (the HTTP benchmark uses 0, so repeated texts cannot flatter it).
+    query_embedding_cache: int = 4096
 
     # QA verification: how high the assigned code must rank to be called "consistent".
     verify_consistent_rank: int = 10

@@ -27,7 +27,15 @@ from search.hits import Hit, SearchResponse
 from search.keyword import KeywordRetriever
 from search.loader import LoadedIndex
 from search.query import CodeIntent, code_intent, codes_with_prefix, normalize_query
-from search.rerank import apply_dose_agreement, apply_modifier_weight, parse_doses, record_doses
+from search.rerank import (
+    apply_dose_agreement,
+    apply_modifier_weight,
+    apply_route_agreement,
+    parse_doses,
+    query_routes,
+    record_doses,
+    record_routes,
+)
 from search.rewrite import QueryRewriter, RewrittenQuery
 from search.vector import VectorRetriever
 
@@ -62,11 +70,12 @@ class SearchEngine:
         self._columns = RecordColumns(index.records)
         self._fuse = FUSION_METHODS[settings.fusion]
         self._weights = {"keyword": settings.keyword_weight, "semantic": settings.semantic_weight}
-        self._embeddings = EmbeddingCache(maxsize=4096)
+        self._embeddings = EmbeddingCache(maxsize=settings.query_embedding_cache)
         self._rewrite_cached = lru_cache(maxsize=4096)(self._rewrite_uncached)
         self._record_terms = lru_cache(maxsize=65536)(self._record_terms_uncached)
         self._record_stems = lru_cache(maxsize=65536)(self._record_stems_uncached)
         self._doses = lru_cache(maxsize=65536)(self._doses_uncached)
+        self._routes = lru_cache(maxsize=65536)(lambda row: record_routes(self.index.records[row]))
         self._stems = lru_cache(maxsize=65536)(_stems_uncached)
         self._prefixes = PrefixIndex(index.records, index.sorted_codes, index.row_of_code)
         self.calibration = Calibration.load(settings.calibration_file) if settings.use_knowledge else None
@@ -262,6 +271,8 @@ class SearchEngine:
         if settings.use_knowledge and self.index.knowledge is not None:
             units = self.index.knowledge.unit_canonical
             fused = apply_dose_agreement(fused, parse_doses(rewritten.text, units), self._doses, settings.dose_bonus)
+            routes = query_routes(rewritten.text, rewritten.semantic_text)
+            fused = apply_route_agreement(fused, routes, self._routes, settings.route_bonus)
         return apply_modifier_weight(fused, self.index.records, settings.modifier_weight)
 
     def _doses_uncached(self, row: int) -> frozenset[tuple[float, str]]:

@@ -2,6 +2,8 @@
 
 - dose agreement: a drug query's strength ("ketorolac 15 mg") favors the code billed per that dose
   ("Injection, ketorolac tromethamine, per 15 mg") over siblings per another dose;
+- route agreement: a drug query's route ("dexamethasone 10 mg iv", "ondansetron po") favors the code
+  whose descriptor has that route ("Injection, …" vs "… oral …") over siblings by another route;
 - modifiers: two-character modifiers rank below procedure codes for a text query, since a coder
   describing a service wants its code (filter kind=modifier, or type the modifier, to get them).
 """
@@ -9,7 +11,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from indexer.records import CodeRecord
 
@@ -50,6 +52,55 @@ def apply_dose_agreement(
     floor = max(fused.values()) * DOSE_BAND
     return {
         row: score * (1.0 + bonus) if score >= floor and doses_of(row) & query_doses else score
+        for row, score in fused.items()
+    }
+
+
+# Words that name how a drug is given, as coders, clinicians and chargemasters write them.
+INJECTED = "iv ivpb ivp im sq subq sc intravenous intramuscular subcutaneous injection injections inj injectable"
+INFUSED = "infusion inf intrathecal"
+ORAL = "po oral orally tab tabs tablet tablets cap caps capsule capsules"
+INHALED = "neb nebs nebulizer nebulized inhalation inhaled inh inhaler"
+QUERY_ROUTE_WORDS: dict[str, str] = {
+    **{word: "injection" for word in f"{INJECTED} {INFUSED}".split()},
+    **{word: "oral" for word in ORAL.split()},
+    **{word: "inhalation" for word in INHALED.split()},
+}
+# How HCPCS descriptors state the route.
+RECORD_ROUTE_WORDS: dict[str, str] = {
+    "injection": "injection",
+    "infusion": "injection",
+    "injectable": "injection",
+    "oral": "oral",
+    "inhalation": "inhalation",
+}
+WORD = re.compile(r"[a-z]+")
+
+
+def query_routes(*texts: str) -> frozenset[str]:
+    return frozenset(
+        QUERY_ROUTE_WORDS[w] for text in texts for w in WORD.findall(text.lower()) if w in QUERY_ROUTE_WORDS
+    )
+
+
+def record_routes(record: CodeRecord) -> frozenset[str]:
+    text = " ".join(filter(None, [record.long_description, record.short_description])).lower()
+    return frozenset(RECORD_ROUTE_WORDS[w] for w in WORD.findall(text) if w in RECORD_ROUTE_WORDS)
+
+
+def apply_route_agreement(
+    fused: dict[int, float],
+    routes: frozenset[str],
+    routes_of: Callable[[int], frozenset[str]],
+    bonus: float,
+) -> dict[int, float]:
+    """Multiply by (1 + bonus) the rows near the top (within ``DOSE_BAND`` of the best) whose descriptor
+    gives the query's route: it picks between an injectable and an oral form of the drug the words found."""
+    if not routes or bonus <= 0 or not fused:
+        return fused
+    floor = max(fused.values()) * DOSE_BAND
+    return {
+        row: score * (1.0 + bonus) if score >= floor and routes_of(row) & routes else score
         for row, score in fused.items()
     }
 

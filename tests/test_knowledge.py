@@ -199,3 +199,26 @@ def test_knowledge_can_be_switched_off(built_settings, fake_encoder):
     assert response.expansions == [] and response.did_you_mean is None
     assert all(hit.matched_expansions == [] and hit.confidence is None for hit in response.hits)
     assert plain.search("standard wheelchiar", SearchOptions(mode="keyword")).did_you_mean is None
+
+
+def test_route_words_choose_between_injectable_and_oral_siblings():
+    from indexer.records import CodeRecord
+    from search.rerank import apply_route_agreement, query_routes, record_routes
+
+    injectable = CodeRecord("J9001", "HCPCS", "hcpcs-2", "code", long_description="Injection, madeupazole, 1 mg")
+    oral = CodeRecord("J9002", "HCPCS", "hcpcs-2", "code", long_description="Madeupazole, oral, 1 mg")
+    unrelated = CodeRecord("E9003", "HCPCS", "hcpcs-2", "code", long_description="Made-up walker, folding")
+    records = [injectable, oral, unrelated]
+    assert query_routes("MADEUPAZOLE 1 MG IVPB") == {"injection"} and query_routes("madeupazole po") == {"oral"}
+    assert query_routes("madeupazole 1 mg") == frozenset()
+    assert record_routes(injectable) == {"injection"} and record_routes(oral) == {"oral"}
+
+    def routes_of(row: int) -> frozenset[str]:
+        return record_routes(records[row])
+
+    fused = {0: 0.95, 1: 1.0, 2: 0.2}
+    iv = apply_route_agreement(fused, query_routes("madeupazole iv"), routes_of, bonus=0.2)
+    assert max(iv, key=iv.get) == 0  # the injectable sibling now leads
+    po = apply_route_agreement({0: 1.0, 1: 0.95, 2: 0.2}, query_routes("madeupazole tab"), routes_of, bonus=0.2)
+    assert max(po, key=po.get) == 1
+    assert apply_route_agreement(fused, frozenset(), routes_of, bonus=0.2) == fused  # no route word: no change
