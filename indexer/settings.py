@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     rrf_k: float = 15.0
     keyword_weight: float = 1.0
     semantic_weight: float = 0.6
-    candidate_depth: int = 200
+    candidate_depth: int = 50
     vector_backend: str = "numpy"  # or "faiss"
     # Reranking (search/rerank.py): dose agreement bonus; modifiers' share of their fused score.
     dose_bonus: float = 0.1
