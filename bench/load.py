@@ -285,9 +285,8 @@ def parse_wrk(output: str) -> dict[str, Any]:
     return result
 
 
-def run_wrk(server: Server, script: Path, path: str, concurrency: int, duration_s: int) -> dict[str, Any]:
-    threads = min(concurrency, 2)
-    command = [
+def wrk_command(base: str, script: Path, concurrency: int, duration_s: int, threads: int) -> list[str]:
+    return [
         wrk_binary(),
         f"-t{threads}",
         f"-c{concurrency}",
@@ -297,8 +296,13 @@ def run_wrk(server: Server, script: Path, path: str, concurrency: int, duration_
         "--latency",
         "-s",
         str(script),
-        f"{server.base}{path}",
+        base,
     ]
+
+
+def run_wrk(server: Server, script: Path, path: str, concurrency: int, duration_s: int) -> dict[str, Any]:
+    threads = min(concurrency, 2)
+    command = wrk_command(f"{server.base}{path}", script, concurrency, duration_s, threads)
     result = subprocess.run(command, capture_output=True, text=True, timeout=duration_s + 60)
     if result.returncode != 0:
         raise RuntimeError(f"wrk failed: {result.stderr.strip()[-500:]}")

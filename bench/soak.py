@@ -23,7 +23,7 @@ from typing import Any
 
 from bench.common import DevTexts, Row, Section, fmt_ms, proc_memory_mb
 from bench.latency import keystrokes
-from bench.load import parse_wrk, running_server, wrk_binary
+from bench.load import parse_wrk, running_server, wrk_command
 from indexer.settings import Settings
 
 RSS_GROWTH_LIMIT_MB = 20.0
@@ -89,18 +89,7 @@ def run(duration_s: int = 60, concurrency: int = 32, settings: Settings | None =
             samples: list[tuple[float, float]] = []
             sampler = threading.Thread(target=sample_rss, args=(server.process.pid, stop, samples), daemon=True)
             sampler.start()
-            command = [
-                wrk_binary(),
-                "-t2",
-                f"-c{concurrency}",
-                f"-d{duration_s}s",
-                "--timeout",
-                "10s",
-                "--latency",
-                "-s",
-                str(script),
-                server.base + "/",
-            ]
+            command = wrk_command(server.base + "/", script, concurrency, duration_s, threads=2)
             output = subprocess.run(command, capture_output=True, text=True, timeout=duration_s + 60)
             stop.set()
             sampler.join()

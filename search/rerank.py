@@ -38,22 +38,32 @@ def record_doses(record: CodeRecord, unit_canonical: Mapping[str, str]) -> froze
     return parse_doses(text, unit_canonical)
 
 
-def apply_dose_agreement(
+def boost_agreeing(
     fused: dict[int, float],
-    query_doses: frozenset[tuple[float, str]],
-    doses_of: callable,
-    bonus: float,  # type: ignore[valid-type]
+    wanted: frozenset,  # type: ignore[type-arg]
+    facts_of: Callable[[int], frozenset],  # type: ignore[type-arg]
+    bonus: float,
 ) -> dict[int, float]:
-    """Multiply by (1 + bonus) the rows whose descriptor states one of the query's doses, among the rows
-    already close to the top (within ``DOSE_BAND`` of the best score): the dose chooses between sibling
-    codes of the drug the words found; it must not lift an unrelated drug that shares a dose."""
-    if not query_doses or bonus <= 0 or not fused:
+    """Multiply by (1 + bonus) the rows close to the top (within ``DOSE_BAND`` of the best score) whose
+    facts (doses, routes) share one with the query's: such a fact chooses between sibling codes of the
+    drug the words found; it must not lift an unrelated drug that shares a dose or a route."""
+    if not wanted or bonus <= 0 or not fused:
         return fused
     floor = max(fused.values()) * DOSE_BAND
     return {
-        row: score * (1.0 + bonus) if score >= floor and doses_of(row) & query_doses else score
+        row: score * (1.0 + bonus) if score >= floor and facts_of(row) & wanted else score
         for row, score in fused.items()
     }
+
+
+def apply_dose_agreement(
+    fused: dict[int, float],
+    query_doses: frozenset[tuple[float, str]],
+    doses_of: Callable[[int], frozenset[tuple[float, str]]],
+    bonus: float,
+) -> dict[int, float]:
+    """ "ketorolac 15 mg" favors "… per 15 mg" over the sibling per 30 mg."""
+    return boost_agreeing(fused, query_doses, doses_of, bonus)
 
 
 # Words that name how a drug is given, as coders, clinicians and chargemasters write them.
@@ -94,15 +104,8 @@ def apply_route_agreement(
     routes_of: Callable[[int], frozenset[str]],
     bonus: float,
 ) -> dict[int, float]:
-    """Multiply by (1 + bonus) the rows near the top (within ``DOSE_BAND`` of the best) whose descriptor
-    gives the query's route: it picks between an injectable and an oral form of the drug the words found."""
-    if not routes or bonus <= 0 or not fused:
-        return fused
-    floor = max(fused.values()) * DOSE_BAND
-    return {
-        row: score * (1.0 + bonus) if score >= floor and routes_of(row) & routes else score
-        for row, score in fused.items()
-    }
+    """ "dexamethasone 10 mg iv" favors "Injection, dexamethasone …" over the oral sibling."""
+    return boost_agreeing(fused, routes, routes_of, bonus)
 
 
 def apply_modifier_weight(fused: dict[int, float], records: list[CodeRecord], weight: float) -> dict[int, float]:
