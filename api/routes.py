@@ -191,10 +191,12 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", tags=["operations"], responses=error_responses(503))
-def readyz(request: Request) -> dict[str, str]:
-    """200 once an index is loaded and verified, 503 before."""
+def readyz(request: Request) -> dict[str, str | None]:
+    """200 once an index is loaded and verified, 503 before. ``reload_error`` says why the last reload
+    was refused (the index named here kept serving)."""
     engine = pinned_engine(request)
-    return {"status": "ready", "index_version": engine.index.build_id}
+    refused = service_of(request).last_reload_error
+    return {"status": "ready", "index_version": engine.index.build_id, "reload_error": refused}
 
 
 @router.get("/version", tags=["operations"], responses=error_responses(503))

@@ -97,6 +97,7 @@ def test_a_bad_new_index_is_refused_and_the_old_one_keeps_serving(built_settings
         assert "records.jsonl" in detail and f"still serving {old_version}" in detail
         ready = client.get("/readyz", headers=headers)
         assert ready.status_code == 200 and ready.json()["index_version"] == old_version
+        assert "records.jsonl" in ready.json()["reload_error"]
         search = client.get("/search", params={"q": "standard wheelchair"}, headers=headers)
         assert search.status_code == 200 and search.json()["hits"][0]["code"] == "K0001"
 
