@@ -318,3 +318,34 @@ def test_readme_screenshot(request, browser):
         finally:
             page.close()
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_a_keyed_server_asks_for_the_key_once_and_then_searches(browser, built_settings, fake_encoder):
+    """With API keys on, the page's first call gets 401: it asks for a key, keeps it for the tab and
+    sends it as X-API-Key from then on."""
+    from pydantic import SecretStr
+
+    key = "browser-test-key-0123456789"
+    settings = built_settings.model_copy(update={"api_keys": SecretStr(key)})
+    asked: list[str] = []
+
+    def answer(dialog) -> None:  # type: ignore[no-untyped-def]
+        asked.append(dialog.type)
+        dialog.accept(key)
+
+    with serve(AppContext(settings=settings, encoder_factory=lambda _settings: fake_encoder)) as base:
+        page = browser.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.on("dialog", answer)
+        try:
+            page.goto(base + "/")
+            type_query(page, "standard wheelchair")
+            page.keyboard.press("Enter")
+            wait_for_first(page, "K0001")
+            type_query(page, " folding")
+            page.keyboard.press("Enter")
+            expect(page.locator("#error")).to_be_hidden()
+            assert asked == ["prompt"]  # asked once; later calls reuse the stored key
+            assert page.evaluate("sessionStorage.getItem('codefinder.apiKey')") == key
+        finally:
+            page.close()
