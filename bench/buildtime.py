@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.common import CODEFINDER, Row, Section, proc_memory_mb
+from bench.common import CODEFINDER, Row, Section, print_section, proc_memory_mb
 from indexer.settings import PROJECT_ROOT, Settings
 
 BUILD_TIMEOUT_S = 300
@@ -124,11 +124,7 @@ def run(settings: Settings | None = None) -> Section:
 
 
 def main() -> None:
-    section = run()
-    for row in section.rows:
-        print(f"{row.what}: {row.measured}  [{row.target}: {row.met}]")
-    for note in section.notes:
-        print(f"note: {note}")
+    print_section(run())
 
 
 if __name__ == "__main__":

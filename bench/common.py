@@ -56,6 +56,15 @@ class Section:
         }
 
 
+def print_section(section: Section) -> None:
+    """A section as the scripts print it when run on their own: title, one line a row, then the notes."""
+    print(section.title)
+    for row in section.rows:
+        print(f"  {row.what}: {row.measured}  [{row.target}: {row.met}]")
+    for note in section.notes:
+        print(f"  note: {note}")
+
+
 @dataclass
 class DevTexts:
     """Distinct dev texts in a fixed shuffled order, and (description, code) pairs for verify."""

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 
 from api.context import AppContext
-from bench.common import DevTexts, Row, Section, percentiles_text, summarize_ns
+from bench.common import DevTexts, Row, Section, percentiles_text, print_section, summarize_ns
 from indexer.settings import Settings
 from search.engine import SearchOptions
 from search.verify import verify, verify_many
@@ -201,8 +201,7 @@ def main() -> None:
         section.rows = verify_many_rows(AppContext(settings=settings), DevTexts.load(settings))
     else:
         section = run(args.n)
-    for row in section.rows:
-        print(f"{row.what}: {row.measured}  [{row.target}: {row.met}]")
+    print_section(section)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import CODEFINDER, DevTexts, Row, Section, fmt_ms, proc_memory_mb
+from bench.common import CODEFINDER, DevTexts, Row, Section, fmt_ms, print_section, proc_memory_mb
 from bench.latency import CODES_PER_DESCRIPTION, keystrokes, repeated_pairs
 from indexer.settings import PROJECT_ROOT, Settings
 
@@ -439,11 +439,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     args = parser.parse_args()
     for section in run(set(args.only.split(",")), args.duration):
-        print(section.title)
-        for row in section.rows:
-            print(f"  {row.what}: {row.measured}  [{row.target}: {row.met}]")
-        for note in section.notes:
-            print(f"  note: {note}")
+        print_section(section)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from bench.common import DevTexts, Row, Section, fmt_ms, proc_memory_mb
+from bench.common import DevTexts, Row, Section, fmt_ms, print_section, proc_memory_mb
 from bench.latency import keystrokes
 from bench.load import parse_wrk, running_server, wrk_command
 from indexer.settings import Settings
@@ -141,10 +141,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=60)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
-    section = run(args.duration, args.concurrency)
-    print(section.title)
-    for row in section.rows:
-        print(f"  {row.what}: {row.measured}  [{row.target}: {row.met}]")
+    print_section(run(args.duration, args.concurrency))
 
 
 if __name__ == "__main__":
