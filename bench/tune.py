@@ -26,6 +26,7 @@ GRID: dict[str, list[float]] = {
     "weight_synonyms": [0.5, 0.8, 1.2],
     "weight_knowledge": [0.5, 0.8, 1.2],
     "expansion_weight": [0.3, 0.6, 0.9],
+    "number_weight": [0.3, 0.5, 1.0],
     "bm25_b": [0.4, 0.6, 0.75, 0.9],
     "bm25_k1": [0.8, 1.2, 1.8],
     "coordination_scale": [0.5, 0.9, 1.0],

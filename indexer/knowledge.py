@@ -1,5 +1,5 @@
-"""The project's curated word knowledge (``data/knowledge/*.csv``): drug brand names, abbreviations
-and lay terms, chargemaster shorthand, units. Facts about words, never about evaluation items.
+"""The project's curated word knowledge (``data/knowledge/*.csv``): drug brand names, device brand
+names, abbreviations and lay terms, chargemaster shorthand, units. Facts about words, never about evaluation items.
 
 Loaded at build time (brand names become searchable terms of their drug's records, and a snapshot of
 the tables travels inside the index) and applied at query time by ``search.rewrite``.
@@ -21,6 +21,7 @@ from indexer.records import CodeRecord
 FILES = {
     "drug_names": ("drug_names.csv", ("generic", "brand")),
     "abbreviations": ("abbreviations.csv", ("term", "expansion", "kind")),
+    "devices": ("devices.csv", ("term", "expansion")),
     "chargemaster": ("chargemaster.csv", ("token", "expansion", "kind")),
     "units": ("units.csv", ("pattern", "canonical", "kind")),
 }
@@ -88,7 +89,7 @@ def _rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
 
 
 def load_knowledge(directory: Path) -> Knowledge:
-    """Read the four tables; a malformed row is an error naming file and line."""
+    """Read the tables; a malformed row is an error naming file and line."""
     knowledge = Knowledge()
     brands: dict[str, list[str]] = defaultdict(list)
     generics: dict[str, list[str]] = defaultdict(list)
@@ -100,6 +101,9 @@ def load_knowledge(directory: Path) -> Knowledge:
     for row in _rows(directory / FILES["abbreviations"][0], FILES["abbreviations"][1]):
         if row["term"] and row["expansion"]:
             phrases[row["term"]].append((row["expansion"], row["kind"]))
+    for row in _rows(directory / FILES["devices"][0], FILES["devices"][1]):
+        if row["term"] and row["expansion"]:
+            phrases[row["term"]].append((row["expansion"], "device"))
     shorthand: dict[str, list[str]] = defaultdict(list)
     for row in _rows(directory / FILES["chargemaster"][0], FILES["chargemaster"][1]):
         if row["kind"] == "noise":

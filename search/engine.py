@@ -85,6 +85,7 @@ class SearchEngine:
                 index.knowledge,
                 self._prefixes.vocabulary.frequencies(),
                 expansion_weight=settings.expansion_weight,
+                number_weight=settings.number_weight,
                 correct_typos=settings.correct_typos,
                 cooccurrence=self._prefixes.cooccurrence,
             )
@@ -248,6 +249,7 @@ class SearchEngine:
                 if options.mode == "semantic":
                     raise
         fused = ordered(self._rerank(self._fuse(rankings, self._weights, self.settings.rrf_k), rewritten))
+        fused = self._unclassified_first(fused, rewritten, mask)
         code_set = set(code_rows)
         top_score = fused[0][1] if fused else 1.0
         ordered_rows = [(row, top_score + 1.0, "code") for row in code_rows]
@@ -274,6 +276,17 @@ class SearchEngine:
             routes = query_routes(rewritten.text, rewritten.semantic_text)
             fused = apply_route_agreement(fused, routes, self._routes, settings.route_bonus)
         return apply_modifier_weight(fused, self.index.records, settings.modifier_weight)
+
+    def _unclassified_first(
+        self, fused: list[tuple[int, float]], rewritten: RewrittenQuery, allowed: np.ndarray | None
+    ) -> list[tuple[int, float]]:
+        """A drug no descriptor names is billed with its NOC code (J3490, J3590, …): that code leads, and the
+        words' nearest matches follow for the reviewer to rule out."""
+        row = self.index.row_of_code.get(rewritten.unclassified_code or "")
+        if row is None or (allowed is not None and not allowed[row]):
+            return fused
+        top = fused[0][1] if fused else 1.0
+        return [(row, top * 1.01)] + [(r, score) for r, score in fused if r != row]
 
     def _doses_uncached(self, row: int) -> frozenset[tuple[float, str]]:
         units = self.index.knowledge.unit_canonical if self.index.knowledge else {}

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from indexer.records import CodeRecord
 
 DOSE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
+UP_TO = re.compile(r"up to (\d+(?:\.\d+)?)\s*([a-z]+)")
+CEILING = "<="  # marks a record's "up to X mg" dose: any query dose of at most X mg agrees with it
 DOSE_BAND = 0.7
 DOSE_UNITS = {"mg", "mcg", "g", "ml", "unit", "meq", "mci", "uci", "l"}
 
@@ -34,8 +36,22 @@ def parse_doses(text: str, unit_canonical: Mapping[str, str]) -> frozenset[tuple
 
 
 def record_doses(record: CodeRecord, unit_canonical: Mapping[str, str]) -> frozenset[tuple[float, str]]:
+    """The doses a code is billed per; "up to 4 mg" also yields (4.0, "<=mg"), a ceiling."""
     text = " ".join(filter(None, [record.long_description, record.short_description, record.drug_dosage]))
-    return parse_doses(text, unit_canonical)
+    stated = " ".join(f"{amount} {unit}" for amount, unit in UP_TO.findall(text.lower().replace(",", "")))
+    ceilings = {(amount, CEILING + unit) for amount, unit in parse_doses(stated, unit_canonical)}
+    return parse_doses(text, unit_canonical) | ceilings
+
+
+def doses_agree(record: frozenset[tuple[float, str]], query: frozenset[tuple[float, str]]) -> bool:
+    """A query dose equals one the code is billed per, or is within one of its "up to" ceilings."""
+    if record & query:
+        return True
+    return any(
+        unit.startswith(CEILING) and (wanted_unit == unit[len(CEILING) :]) and wanted <= ceiling
+        for ceiling, unit in record
+        for wanted, wanted_unit in query
+    )
 
 
 def boost_agreeing(
@@ -43,15 +59,16 @@ def boost_agreeing(
     wanted: frozenset,  # type: ignore[type-arg]
     facts_of: Callable[[int], frozenset],  # type: ignore[type-arg]
     bonus: float,
+    agrees: Callable[[frozenset, frozenset], bool] = lambda facts, wanted: bool(facts & wanted),  # type: ignore[type-arg]
 ) -> dict[int, float]:
     """Multiply by (1 + bonus) the rows close to the top (within ``DOSE_BAND`` of the best score) whose
-    facts (doses, routes) share one with the query's: such a fact chooses between sibling codes of the
-    drug the words found; it must not lift an unrelated drug that shares a dose or a route."""
+    facts (doses, routes) agree with the query's (by default: share one): such a fact chooses between
+    sibling codes of the drug the words found; it must not lift an unrelated drug that shares a dose or a route."""
     if not wanted or bonus <= 0 or not fused:
         return fused
     floor = max(fused.values()) * DOSE_BAND
     return {
-        row: score * (1.0 + bonus) if score >= floor and facts_of(row) & wanted else score
+        row: score * (1.0 + bonus) if score >= floor and agrees(facts_of(row), wanted) else score
         for row, score in fused.items()
     }
 
@@ -62,17 +79,22 @@ def apply_dose_agreement(
     doses_of: Callable[[int], frozenset[tuple[float, str]]],
     bonus: float,
 ) -> dict[int, float]:
-    """ "ketorolac 15 mg" favors "… per 15 mg" over the sibling per 30 mg."""
-    return boost_agreeing(fused, query_doses, doses_of, bonus)
+    """ "ketorolac 15 mg" favors "… per 15 mg" over the sibling per 30 mg; "hydromorphone 2 mg" favors
+    "… up to 4 mg" over "… 0.1 mg"."""
+    return boost_agreeing(fused, query_doses, doses_of, bonus, doses_agree)
 
 
 # Words that name how a drug is given, as coders, clinicians and chargemasters write them.
 INJECTED = "iv ivpb ivp im sq subq sc intravenous intramuscular subcutaneous injection injections inj injectable"
 INFUSED = "infusion inf intrathecal"
-ORAL = "po oral orally tab tabs tablet tablets cap caps capsule capsules"
-INHALED = "neb nebs nebulizer nebulized inhalation inhaled inh inhaler"
+# Pharmacy containers and dosage forms that only injectables come in: vials, ampules, prefilled syringes,
+# pens and auto-injectors, powder for reconstitution (Epic/FDB "SOLR", "SOSY", "SOAJ", "SOPN"), premixed
+# bags, and "PF" (preservative-free, said of injectables).
+PARENTERAL_FORMS = "vial vials ampule ampules ampoule ampul amp syringe syringes solr sosy soaj sopn soct pf premix"
+ORAL = "po oral orally tab tabs tablet tablets cap caps capsule capsules syrp syrup elix elixir tbec cpdr chew odt"
+INHALED = "neb nebs nebu nebulizer nebulized inhalation inhaled inh inhl aers hfa mdi inhaler"
 QUERY_ROUTE_WORDS: dict[str, str] = {
-    **{word: "injection" for word in f"{INJECTED} {INFUSED}".split()},
+    **{word: "injection" for word in f"{INJECTED} {INFUSED} {PARENTERAL_FORMS}".split()},
     **{word: "oral" for word in ORAL.split()},
     **{word: "inhalation" for word in INHALED.split()},
 }

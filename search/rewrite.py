@@ -16,19 +16,37 @@ from dataclasses import dataclass, field
 from indexer.knowledge import Knowledge
 from indexer.taxonomy import is_code
 from indexer.text import analyze
+from search.rerank import QUERY_ROUTE_WORDS, query_routes
 from search.spelling import Correction, SpellCorrector
 
 THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 GLUED_UNIT = re.compile(r"(?<=\d)(?=[a-z%])|(?<=[a-z])(?=\d)")
 TOKEN = re.compile(r"\d+(?:\.\d+)?|[a-z]+(?:[-/][a-z]+)*|%")
 CHARGE_NUMBER = re.compile(r"\d{5,}")
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# Kinds whose phrase stays in the text the model embeds next to its expansion (a brand or lay phrase
+# carries meaning of its own; an abbreviation is replaced by what it stands for).
+KEEP_PHRASE_KINDS = frozenset({"brand", "lay", "device"})
+# Units a drug's strength is written in ("NOREPINEPHRINE 1MG/ML", "XYZ 100 UNITS").
+DRUG_UNITS = frozenset({"mg", "mcg", "g", "gm", "unit", "units", "meq", "mmol", "iu", "mg/ml"})
+MIN_DRUG_NAME = 5
+MIN_SCATTERED_STEMS = 2
+# A drug no HCPCS code names is billed with the "not otherwise classified" code for its kind; a name ending
+# in -mab/-cept (antibodies, fusion proteins: the USAN stems) is a biologic.
+UNCLASSIFIED = {
+    "injection": ("J3490", "unclassified drugs"),
+    "biologic": ("J3590", "unclassified biologics"),
+    "oral": ("J8499", "prescription drug oral non chemotherapeutic nos"),
+    "inhalation": ("J7699", "noc drugs inhalation solution administered through dme"),
+}
+BIOLOGIC_STEMS = ("mab", "cept")
 
 
 @dataclass(frozen=True)
 class Expansion:
     source: str
     target: str
-    kind: str  # brand, abbreviation, lay, spelling, shorthand, unit, typo
+    kind: str  # brand, device, abbreviation, lay, spelling, shorthand, unit, typo
 
     def to_dict(self) -> dict[str, str]:
         return {"from": self.source, "to": self.target, "kind": self.kind}
@@ -42,6 +60,7 @@ class RewrittenQuery:
     semantic_text: str
     expansions: list[Expansion] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    unclassified_code: str | None = None  # the NOC code of a drug no descriptor names (see ``unclassified``)
 
     @property
     def corrections(self) -> list[Expansion]:
@@ -76,12 +95,14 @@ class QueryRewriter:
         knowledge: Knowledge,
         vocabulary: Mapping[str, int],
         expansion_weight: float = 0.6,
+        number_weight: float = 1.0,
         correct_typos: bool = True,
         cooccurrence: Callable[[str, list[str]], int] | None = None,
     ) -> None:
         self._knowledge = knowledge
         self._vocabulary = vocabulary
         self._expansion_weight = expansion_weight
+        self._number_weight = number_weight
         self._longest = max(
             knowledge.longest_phrase, max((len(b.split()) for b in knowledge.brand_to_generics), default=1)
         )
@@ -91,45 +112,67 @@ class QueryRewriter:
                 for word in key.split():
                     known.setdefault(word, 1)
         self._known = known
+        self._table_words = frozenset(
+            word
+            for table in (knowledge.brand_to_generics, knowledge.phrases, knowledge.shorthand)
+            for key in table
+            for word in key.split()
+            if any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+        )
+        # Multi-word table phrases by each of their stems, to find them when the user's words come in another
+        # order or with words between ("machine for sleep apnea" is the phrase "sleep apnea machine").
+        self._scattered: dict[str, list[tuple[frozenset[str], str]]] = {}
+        for term in knowledge.phrases:
+            stems = frozenset(analyze(term))
+            if len(stems) >= MIN_SCATTERED_STEMS:
+                for stem in stems:
+                    self._scattered.setdefault(stem, []).append((stems, term))
         self._speller = SpellCorrector(vocabulary) if correct_typos else None
         self._cooccurrence = cooccurrence
 
     def rewrite(self, text: str) -> RewrittenQuery:
-        tokens = self._split_compounds(tokenize(text))
+        tokens = self._split_compounds(self._tokenize(text))
         dropped = [t for t in tokens if t in self._knowledge.noise]
         tokens = [t for t in tokens if t not in self._knowledge.noise]
         if tokens and CHARGE_NUMBER.fullmatch(tokens[0]) and len(tokens) > 1:
             dropped.append(tokens.pop(0))
-        expansions: list[Expansion] = []
+        # Typos are corrected first, so the knowledge tables see the words the user meant
+        # ("sleep apnia machine" is the phrase "sleep apnea machine").
+        expansions = [c for c in (self._correction(t, tokens) for t in tokens) if c is not None]
+        fixed = {e.source: e.target for e in expansions}
+        words = [fixed.get(token, token) for token in tokens]
         semantic: list[str] = []
         position = 0
-        while position < len(tokens):
-            used, found = self._phrase_at(tokens, position)
+        while position < len(words):
+            used, found = self._phrase_at(words, position)
             if found:
                 expansions.extend(found)
-                phrase = " ".join(tokens[position : position + used])
+                phrase = " ".join(words[position : position + used])
                 kinds = {e.kind for e in found}
                 targets = " ".join(dict.fromkeys(e.target for e in found))
-                semantic.append(f"{phrase} {targets}" if kinds & {"brand", "lay"} else targets)
+                semantic.append(f"{phrase} {targets}" if kinds & KEEP_PHRASE_KINDS else targets)
                 position += used
                 continue
-            token = tokens[position]
+            word = words[position]
             position += 1
-            single = self._single(token, tokens)
+            single = self._single(word)
             expansions.extend(single)
-            replaced = [e.target for e in single if e.kind in ("shorthand", "typo", "spelling")]
-            semantic.append(" ".join(dict.fromkeys(replaced)) if replaced else token)
+            replaced = [e.target for e in single if e.kind in ("shorthand", "spelling")]
+            semantic.append(" ".join(dict.fromkeys(replaced)) if replaced else word)
+        semantic.extend(self._scattered_phrases(words, expansions))
         terms: dict[str, float] = {}
-        for stem in analyze(" ".join(tokens)):
-            terms[stem] = 1.0
-        for expansion in expansions:
-            weight = 1.0 if expansion.kind == "typo" else self._expansion_weight
-            for stem in analyze(expansion.target):
+        for word in words:
+            weight = self._number_weight if NUMBER.fullmatch(word) else 1.0
+            for stem in analyze(word):
                 terms[stem] = max(terms.get(stem, 0.0), weight)
-        for typo in (e for e in expansions if e.kind == "typo"):
-            for stem in analyze(typo.source):
-                if stem not in self._vocabulary and terms.get(stem) == 1.0:
-                    del terms[stem]
+        for expansion in expansions:
+            if expansion.kind == "typo":
+                continue  # the corrected word is already among the words
+            for stem in analyze(expansion.target):
+                terms[stem] = max(terms.get(stem, 0.0), self._expansion_weight)
+        noc = self._unclassified(tokens, expansions)
+        if noc is not None:
+            expansions.append(noc[1])
         return RewrittenQuery(
             text=text,
             words=tokens,
@@ -137,7 +180,68 @@ class QueryRewriter:
             semantic_text=" ".join(semantic) or text,
             expansions=expansions,
             dropped=dropped,
+            unclassified_code=noc[0] if noc else None,
         )
+
+    def _unclassified(self, tokens: list[str], expansions: list[Expansion]) -> tuple[str, Expansion] | None:
+        """A drug order ("IDARUCIZUMAB 2.5G/50ML SOLN", "norepinephrine 4 mg iv") whose name no index word,
+        table or typo correction knows has no code of its own: coders bill the NOC code for its kind."""
+        has_strength = any(
+            token in DRUG_UNITS and i > 0 and NUMBER.fullmatch(tokens[i - 1]) for i, token in enumerate(tokens)
+        )
+        routes = query_routes(" ".join(tokens))
+        if not has_strength and not routes:
+            return None
+        explained = {e.source for e in expansions}
+        names = [
+            token
+            for token in tokens
+            if token.isalpha() and len(token) >= MIN_DRUG_NAME and token not in QUERY_ROUTE_WORDS
+        ]
+        if not names or any(name in self._known or name in explained for name in names):
+            return None
+        if any(name.endswith(BIOLOGIC_STEMS) for name in names):
+            kind = "biologic"
+        elif routes == {"oral"} or routes == {"inhalation"}:
+            kind = next(iter(routes))
+        else:
+            kind = "injection"
+        code, wording = UNCLASSIFIED[kind]
+        return code, Expansion(" ".join(names), wording, "unclassified")
+
+    def _scattered_phrases(self, words: list[str], expansions: list[Expansion]) -> list[str]:
+        """Expansions of the table phrases whose words are all in the query but not side by side; returns the
+        words they add to the embedded text."""
+        ordered = dict.fromkeys(analyze(" ".join(words)))  # query order: the same text embeds the same way
+        present = set(ordered)
+        seen = {e.source for e in expansions}
+        added: list[str] = []
+        for stem in ordered:
+            for stems, term in self._scattered.get(stem, ()):
+                if term in seen or not stems <= present:
+                    continue
+                seen.add(term)
+                for target, kind in self._knowledge.phrases[term]:
+                    expansions.append(Expansion(term, target, kind))
+                    added.append(target)
+        return added
+
+    def _correction(self, token: str, context: list[str]) -> Expansion | None:
+        """The nearest vocabulary word for a word neither the index nor the tables know."""
+        if self._speller is None or token in self._known or not token.isalpha():
+            return None
+        candidates = self._speller.candidates(token)
+        if not candidates:
+            return None
+        return Expansion(token, self._choose(candidates, token, context).corrected, "typo")
+
+    def _tokenize(self, text: str) -> list[str]:
+        """``tokenize``, except that a word the tables know whole stays whole ("D5W", "TB24", "O2")."""
+        tokens: list[str] = []
+        for raw in text.lower().split():
+            word = raw.strip(".,;:()")
+            tokens.extend([word] if word in self._table_words else tokenize(raw))
+        return tokens
 
     def _split_compounds(self, tokens: list[str]) -> list[str]:
         """``mg/ml`` or ``sodium-free`` become their parts unless the table knows the whole (``w/o``)."""
@@ -161,16 +265,12 @@ class QueryRewriter:
                 return length, found
         return 0, []
 
-    def _single(self, token: str, context: list[str]) -> list[Expansion]:
+    def _single(self, token: str) -> list[Expansion]:
         knowledge = self._knowledge
         if token in knowledge.shorthand:
             return [Expansion(token, target, "shorthand") for target in knowledge.shorthand[token] if target != token]
         if token in knowledge.unit_canonical:
             return [Expansion(token, v, "unit") for v in knowledge.unit_variants(token) if v in self._vocabulary][:3]
-        if self._speller is not None and token not in self._known and token.isalpha():
-            candidates = self._speller.candidates(token)
-            if candidates:
-                return [Expansion(token, self._choose(candidates, token, context).corrected, "typo")]
         return []
 
     def _choose(self, candidates: list[Correction], token: str, context: list[str]) -> Correction:

@@ -184,7 +184,7 @@ def test_batch_search(client):
 
 @pytest.fixture
 def strict_client(built_settings, fake_encoder):
-    """The fixture index holds 13 codes, so every code is in any top 10: verify against the top 1 here."""
+    """The fixture index holds 14 codes, so every code is in any top 10: verify against the top 1 here."""
     strict = built_settings.model_copy(update={"verify_consistent_rank": 1, "verify_retriever_rank": 1})
     with TestClient(create_app(AppContext(settings=strict, encoder_factory=lambda _s: fake_encoder))) as test_client:
         yield test_client
@@ -279,7 +279,8 @@ def test_clinical_tables_limits(client, params):
 
 
 def test_clinical_tables_falls_back_to_hybrid_search(client):
-    total, codes, _extra, _display = client.get("/api/hcpcs/v3/search", params={"terms": "pembrolizumab drug"}).json()
+    params = {"terms": "pembrolizumab therapy"}
+    total, codes, _extra, _display = client.get("/api/hcpcs/v3/search", params=params).json()
     assert codes[0] == "J9271" and total >= 1
 
 
@@ -288,7 +289,7 @@ def test_operations_endpoints(client):
     ready = client.get("/readyz").json()
     assert ready["status"] == "ready" and ready["index_version"]
     version = client.get("/version").json()
-    assert version["counts"]["records"] == 13 and version["model"]["name"] == "fake-hashing-encoder"
+    assert version["counts"]["records"] == 14 and version["model"]["name"] == "fake-hashing-encoder"
     assert "files" not in version
 
 

@@ -37,7 +37,7 @@ def test_build_writes_every_part(built_settings):
     assert vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     records = [json.loads(line) for line in (build_dir / "records.jsonl").read_text().splitlines()]
-    assert len(records) == vectors.shape[0] == 13  # 12 from the release + C1713 from Addendum B
+    assert len(records) == vectors.shape[0] == 14  # 13 from the release + C1713 from Addendum B
 
 
 def test_manifest_lists_sources_counts_model_and_checksums(built_settings):
@@ -47,8 +47,8 @@ def test_manifest_lists_sources_counts_model_and_checksums(built_settings):
     assert [s["shape"] for s in manifest["sources"]] == ["hcpcs-fixed-width", "opps-addendum-b", "asp-crosswalk"]
     for source in manifest["sources"]:
         assert source["sha256"] == file_digest(Path(source["path"]))
-    assert manifest["counts"]["records"] == 13
-    assert manifest["counts"]["by_kind"] == {"code": 11, "modifier": 2}
+    assert manifest["counts"]["records"] == 14
+    assert manifest["counts"]["by_kind"] == {"code": 12, "modifier": 2}
     assert manifest["counts"]["terminated"] == 1
     assert manifest["model"] == {"name": "fake-hashing-encoder", "dimension": 64, "normalized": True, "max_tokens": 128}
     files = manifest["files"]
@@ -77,7 +77,7 @@ def test_failed_build_keeps_the_last_good_index(built_settings):
         build_index(built_settings, FailingEncoder(), sources)
     assert layout.resolve_build_dir(built_settings.index) == before
     assert not list(built_settings.index.glob(".tmp-*"))
-    assert load_index(built_settings.index).manifest["counts"]["records"] == 13
+    assert load_index(built_settings.index).manifest["counts"]["records"] == 14
 
 
 def test_bad_source_fails_before_touching_the_index(built_settings, fake_encoder, tmp_path):

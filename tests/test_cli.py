@@ -30,9 +30,9 @@ def built(run):
 
 
 def test_build_reports_counts_and_sources(built):
-    assert "13 records (11 codes, 2 modifiers)" in built.output
-    assert "HCPC2099_TEST_ANWEB.txt: hcpcs-fixed-width, 12 records, 2 lines skipped" in built.output
-    assert "embedding: 13/13 (100%)" in built.output  # progress on stderr (mixed in by CliRunner)
+    assert "14 records (12 codes, 2 modifiers)" in built.output
+    assert "HCPC2099_TEST_ANWEB.txt: hcpcs-fixed-width, 13 records, 2 lines skipped" in built.output
+    assert "embedding: 14/14 (100%)" in built.output  # progress on stderr (mixed in by CliRunner)
 
 
 def test_build_with_explicit_sources(run, tmp_path):

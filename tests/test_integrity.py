@@ -29,7 +29,7 @@ from indexer.settings import PROJECT_ROOT, Settings
 from search.loader import load_index
 from tests.conftest import FIXTURE_DATA, FakeEncoder
 
-FIXTURE_RECORDS = 13
+FIXTURE_RECORDS = 14
 
 
 class RotatedEncoder(FakeEncoder):

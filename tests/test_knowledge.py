@@ -131,6 +131,75 @@ def test_typos_are_corrected_and_known_words_are_not():
     assert rewriter().rewrite("balloon").expansions == []
 
 
+def test_a_corrected_word_is_searched_with_full_weight():
+    terms = dict(rewriter().rewrite("ketorolak 15 mg").keyword_terms)
+    assert terms["ketorolac"] == 1.0 and "ketorolak" not in terms
+
+
+def test_typos_are_corrected_before_phrases_are_looked_up():
+    knowledge = Knowledge(phrases={"sleep apnea machine": [("continuous positive airway pressure device", "lay")]})
+    vocabulary = {"sleep": 30, "apnea": 12, "machine": 5, "continuous": 40, "device": 300}
+    result = QueryRewriter(knowledge, vocabulary).rewrite("sleep apnia machine")
+    assert [(e.source, e.target, e.kind) for e in result.expansions] == [
+        ("apnia", "apnea", "typo"),
+        ("sleep apnea machine", "continuous positive airway pressure device", "lay"),
+    ]
+    assert result.did_you_mean == "sleep apnea machine"
+
+
+def test_a_phrase_is_found_when_its_words_are_scattered():
+    knowledge = Knowledge(phrases={"sleep apnea machine": [("continuous positive airway pressure device", "lay")]})
+    vocabulary = {"sleep": 30, "apnea": 12, "machine": 5, "breathing": 3}
+    result = QueryRewriter(knowledge, vocabulary).rewrite("breathing machine for sleep apnea")
+    assert ("sleep apnea machine", "continuous positive airway pressure device", "lay") in [
+        (e.source, e.target, e.kind) for e in result.expansions
+    ]
+    assert result.semantic_text.endswith("continuous positive airway pressure device")
+    assert QueryRewriter(knowledge, vocabulary).rewrite("sleep machine").expansions == []  # every word needed
+
+
+def test_bare_numbers_weigh_less_than_words():
+    terms = dict(QueryRewriter(TINY, VOCABULARY, number_weight=0.3).rewrite("ketorolac 15 mg").keyword_terms)
+    assert terms["ketorolac"] == 1.0 and terms["15"] == 0.3 and terms["mg"] == 1.0
+
+
+def test_device_brand_names_expand_and_stay_in_the_embedded_text():
+    knowledge = Knowledge(phrases={"mahurkar": [("short-term hemodialysis catheter", "device")]})
+    result = QueryRewriter(knowledge, {"catheter": 40, "hemodialysis": 9}).rewrite("CATH MAHURKAR 12FR")
+    assert ("mahurkar", "short-term hemodialysis catheter", "device") in [
+        (e.source, e.target, e.kind) for e in result.expansions
+    ]
+    assert "mahurkar short-term hemodialysis catheter" in result.semantic_text
+    assert load_knowledge(REAL_TABLES).phrases  # the real devices table loads with the others
+
+
+def test_a_drug_no_descriptor_names_gets_its_unclassified_code():
+    def noc(query: str) -> str | None:
+        return rewriter().rewrite(query).unclassified_code
+
+    assert noc("ZORBITAZOLE 4MG/ML SOLN 4 ML VIAL") == "J3490"
+    assert noc("zorbizumab 100 mg") == "J3590"  # -mab: a biologic
+    assert noc("zorbitazole 10 mg tabs") == "J8499"
+    assert noc("ketorolac 15 mg") is None  # a drug the index knows
+    assert noc("ketorolak 15 mg") is None  # a typo of one
+    assert noc("zorbitazole") is None  # no strength or route: not recognizably a drug order
+    assert noc("catheter mahurkar 12 fr") is None
+    expansion = rewriter().rewrite("zorbitazole 4 mg iv").expansions[-1]
+    assert (expansion.source, expansion.kind) == ("zorbitazole", "unclassified")
+
+
+def test_up_to_doses_agree_with_any_smaller_query_dose():
+    from search.rerank import doses_agree, record_doses
+
+    units = {"mg": "mg"}
+    up_to = record_doses(CodeRecord.new("J9004", long_description="Injection, madeupone, up to 4 mg"), units)
+    per = record_doses(CodeRecord.new("J9005", long_description="Injection, madeupone, 0.1 mg"), units)
+    assert doses_agree(up_to, parse_doses("madeupone 2mg/ml", units))
+    assert not doses_agree(up_to, parse_doses("madeupone 10 mg", units))
+    assert not doses_agree(per, parse_doses("madeupone 2 mg", units))
+    assert doses_agree(per, parse_doses("madeupone 0.1 mg", units))
+
+
 def test_typo_correction_uses_the_other_words_to_choose():
     def cooccurrence(word: str, others: list[str]) -> int:
         return 5 if word == "concentrator" and "oxygen" in others else 0
@@ -186,6 +255,14 @@ def test_verify_uses_calibrated_confidence(engine):
     wrong = verify(engine, "toradol 15 mg injection", "K0001")
     assert wrong.verdict == "suspect" and wrong.confidence < right.confidence
     assert wrong.better_candidates[0].code == "J1885"
+
+
+def test_unclassified_drug_query_leads_with_the_noc_code(engine):
+    response = engine.search("ZORBITAZOLE 4MG/ML SOLN 4 ML VIAL")
+    assert response.hits[0].code == "J3490"
+    why = {"from": "zorbitazole", "to": "unclassified drugs", "kind": "unclassified"}
+    assert why in response.hits[0].matched_expansions
+    assert engine.search("ketorolac 15 mg").hits[0].code == "J1885"
 
 
 def test_knowledge_can_be_switched_off(built_settings, fake_encoder):

@@ -25,7 +25,7 @@ def test_fixed_width_reads_records_and_skips_disclaimers():
     assert result.skipped == 2  # the two disclaimer lines with text
     records = by_code(result)
     assert sorted(records) == sorted(
-        ["A1", "LT", "A0080", "A4216", "E0601", "E0130", "E0141", "E1390", "G0202", "J1885", "J9271", "K0001"]
+        ["A1", "LT", "A0080", "A4216", "E0601", "E0130", "E0141", "E1390", "G0202", "J1885", "J3490", "J9271", "K0001"]
     )
     cpap = records["E0601"]
     assert cpap.long_description == "Continuous positive airway pressure (cpap) device"
@@ -95,7 +95,7 @@ def test_zip_holding_the_fixed_width_file(tmp_path: Path):
         zf.writestr("proc_notes_2099.txt", "notes")
     result = read_source(archive)
     assert result.shape == "hcpcs-fixed-width"
-    assert len(result.records) == 12
+    assert len(result.records) == 13
     assert result.path.endswith(":HCPC2099_CONTR_ANWEB.txt")
 
 
