@@ -41,8 +41,8 @@ class Settings(BaseSettings):
     weight_short: float = 0.3
     weight_synonyms: float = 1.2
     weight_knowledge: float = 0.5
-    bm25_k1: float = 1.2
-    bm25_b: float = 0.75
+    bm25_k1: float = 0.8
+    bm25_b: float = 0.4
     # Synonym lists are mostly empty, so their average length is tiny; length normalization there
     # would punish exactly the records that have synonyms.
     bm25_b_synonyms: float = 0.0
@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     expansion_weight: float = 0.6
     # Keyword weight of a bare number ("150" in "TRASTUZUMAB 150MG"): it picks between sibling codes (dose
     # agreement does that) but must not outweigh the drug's name on short descriptors that share it.
-    number_weight: float = 1.0
+    number_weight: float = 0.3
     correct_typos: bool = True
     calibration_file: Path = Field(default=PROJECT_ROOT / "data" / "calibration.json")
 

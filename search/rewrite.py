@@ -1,10 +1,12 @@
 """Query understanding with the project's word knowledge: how coders, hospitals and patients write.
 
 A query is cleaned (charge numbers and meaningless prefixes such as HCHG dropped, ``1,000ML`` read as
-``1000 ml``), then each part may be expanded: brand drug names to their generic, abbreviations and lay
-terms to descriptor wording, chargemaster shorthand (CATH, BAL, ESOPH) to words, units to the spellings
-descriptors use (ml = cc), and words the index has never seen corrected to their nearest vocabulary
-word. Every expansion and correction is recorded so a hit can say what it matched through.
+``1000 ml``), words the index has never seen are corrected to their nearest vocabulary word, and then
+each part may be expanded: brand drug and device names to their generic wording, abbreviations and lay
+terms (also when their words are scattered) to descriptor wording, chargemaster shorthand (CATH, BAL,
+ESOPH) to words, units to the spellings descriptors use (ml = cc). In a drug order, packaging words
+(VIAL, SOLR, 1 EACH) weigh little, and a drug name nothing knows gets its NOC code (J3490, J3590…).
+Every expansion and correction is recorded so a hit can say what it matched through.
 """
 
 from __future__ import annotations
@@ -31,6 +33,16 @@ KEEP_PHRASE_KINDS = frozenset({"brand", "lay", "device"})
 DRUG_UNITS = frozenset({"mg", "mcg", "g", "gm", "unit", "units", "meq", "mmol", "iu", "mg/ml"})
 MIN_DRUG_NAME = 5
 MIN_SCATTERED_STEMS = 2
+# In a drug order ("ABATACEPT 250 MG SOLR 1 EACH VIAL") these words say how the drug is packed, not which
+# drug it is: they weigh like numbers and stay out of the embedded text, where "vial", "powder for
+# solution" would otherwise outweigh a drug name the model does not know. The route they imply (SOLR,
+# SOSY, TABS) is still read by route agreement from the query text.
+PACKAGING_WORDS = (
+    "vial vials each ea bottle bottles btl ampule ampules ampul amp bag bags flex cont container premix box bx "
+    "pack pkg carton soln solr sosy soaj sopn soct susp susr syrp tabs tab tbec tbcr tb12 tb24 caps cap cpdr cpcr "
+    "cp12 cp24 nebu aers inhl liqd elix"
+)
+DRUG_PACKAGING = frozenset(PACKAGING_WORDS.split())
 # A drug no HCPCS code names is billed with the "not otherwise classified" code for its kind; a name ending
 # in -mab/-cept (antibodies, fusion proteins: the USAN stems) is a biologic.
 UNCLASSIFIED = {
@@ -46,7 +58,7 @@ BIOLOGIC_STEMS = ("mab", "cept")
 class Expansion:
     source: str
     target: str
-    kind: str  # brand, device, abbreviation, lay, spelling, shorthand, unit, typo
+    kind: str  # brand, device, abbreviation, lay, spelling, shorthand, unit, typo, unclassified
 
     def to_dict(self) -> dict[str, str]:
         return {"from": self.source, "to": self.target, "kind": self.kind}
@@ -87,6 +99,11 @@ def tokenize(text: str) -> list[str]:
             continue
         tokens.extend(TOKEN.findall(GLUED_UNIT.sub(" ", THOUSANDS.sub("", raw))))
     return tokens
+
+
+def is_drug_order(tokens: list[str]) -> bool:
+    """The words state a drug strength: a number followed by a drug unit ("250 mg", "100 units")."""
+    return any(token in DRUG_UNITS and i > 0 and NUMBER.fullmatch(tokens[i - 1]) for i, token in enumerate(tokens))
 
 
 class QueryRewriter:
@@ -141,6 +158,7 @@ class QueryRewriter:
         expansions = [c for c in (self._correction(t, tokens) for t in tokens) if c is not None]
         fixed = {e.source: e.target for e in expansions}
         words = [fixed.get(token, token) for token in tokens]
+        packaging = {w for w in words if w in DRUG_PACKAGING} if is_drug_order(words) else set()
         semantic: list[str] = []
         position = 0
         while position < len(words):
@@ -155,6 +173,8 @@ class QueryRewriter:
                 continue
             word = words[position]
             position += 1
+            if word in packaging:
+                continue
             single = self._single(word)
             expansions.extend(single)
             replaced = [e.target for e in single if e.kind in ("shorthand", "spelling")]
@@ -162,7 +182,7 @@ class QueryRewriter:
         semantic.extend(self._scattered_phrases(words, expansions))
         terms: dict[str, float] = {}
         for word in words:
-            weight = self._number_weight if NUMBER.fullmatch(word) else 1.0
+            weight = self._number_weight if NUMBER.fullmatch(word) or word in packaging else 1.0
             for stem in analyze(word):
                 terms[stem] = max(terms.get(stem, 0.0), weight)
         for expansion in expansions:
@@ -186,11 +206,8 @@ class QueryRewriter:
     def _unclassified(self, tokens: list[str], expansions: list[Expansion]) -> tuple[str, Expansion] | None:
         """A drug order ("IDARUCIZUMAB 2.5G/50ML SOLN", "norepinephrine 4 mg iv") whose name no index word,
         table or typo correction knows has no code of its own: coders bill the NOC code for its kind."""
-        has_strength = any(
-            token in DRUG_UNITS and i > 0 and NUMBER.fullmatch(tokens[i - 1]) for i, token in enumerate(tokens)
-        )
         routes = query_routes(" ".join(tokens))
-        if not has_strength and not routes:
+        if not is_drug_order(tokens) and not routes:
             return None
         explained = {e.source for e in expansions}
         names = [

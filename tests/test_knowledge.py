@@ -163,6 +163,17 @@ def test_bare_numbers_weigh_less_than_words():
     assert terms["ketorolac"] == 1.0 and terms["15"] == 0.3 and terms["mg"] == 1.0
 
 
+def test_packaging_words_of_a_drug_order_weigh_little_and_stay_out_of_the_embedded_text():
+    knowledge = Knowledge(shorthand={"solr": ["injection powder for solution"]}, unit_canonical={"mg": "mg"})
+    vocabulary = {"abatacept": 1, "vial": 30, "syringe": 40, "each": 50}
+    result = QueryRewriter(knowledge, vocabulary, number_weight=0.3).rewrite("ABATACEPT 250 MG SOLR 1 EACH VIAL")
+    terms = dict(result.keyword_terms)
+    assert terms["abatacept"] == 1.0 and terms["vial"] == terms["solr"] == terms["each"] == 0.3
+    assert "powder" not in terms and "vial" not in result.semantic_text and "abatacept" in result.semantic_text
+    supply = dict(QueryRewriter(knowledge, vocabulary, number_weight=0.3).rewrite("SYRINGE 10 ML VIAL").keyword_terms)
+    assert supply["vial"] == 1.0  # no drug strength: not a drug order, every word counts
+
+
 def test_device_brand_names_expand_and_stay_in_the_embedded_text():
     knowledge = Knowledge(phrases={"mahurkar": [("short-term hemodialysis catheter", "device")]})
     result = QueryRewriter(knowledge, {"catheter": 40, "hemodialysis": 9}).rewrite("CATH MAHURKAR 12FR")
