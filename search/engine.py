@@ -30,7 +30,9 @@ from search.query import CodeIntent, code_intent, codes_with_prefix, normalize_q
 from search.rerank import (
     apply_dose_agreement,
     apply_modifier_weight,
+    apply_negation_agreement,
     apply_route_agreement,
+    negation_facts,
     parse_doses,
     query_routes,
     record_doses,
@@ -77,6 +79,7 @@ class SearchEngine:
         self._doses = lru_cache(maxsize=65536)(self._doses_uncached)
         self._routes = lru_cache(maxsize=65536)(lambda row: record_routes(self.index.records[row]))
         self._stems = lru_cache(maxsize=65536)(_stems_uncached)
+        self._negations = lru_cache(maxsize=65536)(self._negations_uncached)
         self._prefixes = PrefixIndex(index.records, index.sorted_codes, index.row_of_code)
         self.calibration = Calibration.load(settings.calibration_file) if settings.use_knowledge else None
         self._rewriter = None
@@ -275,6 +278,9 @@ class SearchEngine:
             fused = apply_dose_agreement(fused, parse_doses(rewritten.text, units), self._doses, settings.dose_bonus)
             routes = query_routes(rewritten.text, rewritten.semantic_text)
             fused = apply_route_agreement(fused, routes, self._routes, settings.route_bonus)
+            if settings.negation_penalty > 0:
+                said = negation_facts(rewritten.semantic_text, self._stems)
+                fused = apply_negation_agreement(fused, said, self._negations, settings.negation_penalty)
         return apply_modifier_weight(fused, self.index.records, settings.modifier_weight)
 
     def _unclassified_first(
@@ -287,6 +293,10 @@ class SearchEngine:
             return fused
         top = fused[0][1] if fused else 1.0
         return [(row, top * 1.01)] + [(r, score) for r, score in fused if r != row]
+
+    def _negations_uncached(self, row: int) -> tuple[frozenset[str], frozenset[str]]:
+        record = self.index.records[row]
+        return negation_facts(record.long_description or record.short_description or "", self._stems)
 
     def _doses_uncached(self, row: int) -> frozenset[tuple[float, str]]:
         units = self.index.knowledge.unit_canonical if self.index.knowledge else {}

@@ -4,6 +4,8 @@
   ("Injection, ketorolac tromethamine, per 15 mg") over siblings per another dose;
 - route agreement: a drug query's route ("dexamethasone 10 mg iv", "ondansetron po") favors the code
   whose descriptor has that route ("Injection, …" vs "… oral …") over siblings by another route;
+- negation agreement: "hospital bed with side rails" demotes the sibling "… without side rails …" that
+  shares every word, and "MRA abdomen without contrast" the sibling "with contrast";
 - modifiers: two-character modifiers rank below procedure codes for a text query, since a coder
   describing a service wants its code (filter kind=modifier, or type the modifier, to get them).
 """
@@ -11,7 +13,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from indexer.records import CodeRecord
 
@@ -128,6 +130,46 @@ def apply_route_agreement(
 ) -> dict[int, float]:
     """ "dexamethasone 10 mg iv" favors "Injection, dexamethasone …" over the oral sibling."""
     return boost_agreeing(fused, routes, routes_of, bonus)
+
+
+# "without X" (or "w/o X") up to the next clause boundary; "with or without X" negates nothing.
+NEGATED_CLAUSE = re.compile(
+    r"(?<!or )\b(?:without|w/o)\s+(.*?)(?=\s+(?:with|w/|and|or|for|per|followed|including)\b|[,;()]|$)"
+)
+
+
+Negations = tuple[frozenset[str], frozenset[str]]  # (stems said without, stems said otherwise)
+
+
+def negation_facts(text: str, stems_of: Callable[[str], Sequence[str]]) -> Negations:
+    """(stems said without, stems said otherwise) of a text."""
+    lowered = text.lower()
+    negated = frozenset(stem for clause in NEGATED_CLAUSE.findall(lowered) for stem in stems_of(clause))
+    stated = frozenset(stems_of(NEGATED_CLAUSE.sub(" ", lowered).replace("without", " ")))
+    return negated - stated, stated - negated
+
+
+def negations_conflict(record: Negations, query: Negations) -> bool:
+    """The query wants what the record says it is without, or the other way round."""
+    record_without, record_with = record
+    query_without, query_with = query
+    return bool(query_with & record_without) or bool(query_without & record_with)
+
+
+def apply_negation_agreement(
+    fused: dict[int, float],
+    query: Negations,
+    facts_of: Callable[[int], Negations],
+    penalty: float,
+) -> dict[int, float]:
+    """Multiply by (1 - penalty) the near-top rows whose "without" contradicts the query."""
+    if penalty <= 0 or not fused:
+        return fused
+    floor = max(fused.values()) * DOSE_BAND
+    return {
+        row: score * (1.0 - penalty) if score >= floor and negations_conflict(facts_of(row), query) else score
+        for row, score in fused.items()
+    }
 
 
 def apply_modifier_weight(fused: dict[int, float], records: list[CodeRecord], weight: float) -> dict[int, float]:

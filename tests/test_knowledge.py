@@ -310,3 +310,20 @@ def test_route_words_choose_between_injectable_and_oral_siblings():
     po = apply_route_agreement({0: 1.0, 1: 0.95, 2: 0.2}, query_routes("madeupazole tab"), routes_of, bonus=0.2)
     assert max(po, key=po.get) == 1
     assert apply_route_agreement(fused, frozenset(), routes_of, bonus=0.2) == fused  # no route word: no change
+
+
+def test_without_clauses_choose_between_with_and_without_siblings():
+    from indexer.text import analyze
+    from search.rerank import apply_negation_agreement, negation_facts
+
+    without = "Hospital bed, semi-electric, without side rails, with mattress"
+    with_rails = "Hospital bed, semi-electric, with any type side rails, with mattress"
+    assert negation_facts(without, analyze)[0] == {"side", "rail"}
+    assert negation_facts("Needle with or without catheter", analyze)[0] == frozenset()  # "or without": neither
+    records = [negation_facts(without, analyze), negation_facts(with_rails, analyze)]
+    fused = {0: 1.0, 1: 0.98}
+    wanted = negation_facts("semi electric hospital bed with side rails", analyze)
+    reranked = apply_negation_agreement(fused, wanted, records.__getitem__, penalty=0.1)
+    assert max(reranked, key=reranked.get) == 1
+    unwanted = negation_facts("hospital bed without rails", analyze)
+    assert apply_negation_agreement({0: 0.98, 1: 1.0}, unwanted, records.__getitem__, penalty=0.1)[1] < 0.98
