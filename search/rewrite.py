@@ -58,7 +58,7 @@ BIOLOGIC_STEMS = ("mab", "cept")
 class Expansion:
     source: str
     target: str
-    kind: str  # brand, device, abbreviation, lay, spelling, shorthand, unit, typo, unclassified
+    kind: str  # brand, device, abbreviation, lay, spelling, shorthand, unit, typo, compound, unclassified
 
     def to_dict(self) -> dict[str, str]:
         return {"from": self.source, "to": self.target, "kind": self.kind}
@@ -180,6 +180,7 @@ class QueryRewriter:
             replaced = [e.target for e in single if e.kind in ("shorthand", "spelling")]
             semantic.append(" ".join(dict.fromkeys(replaced)) if replaced else word)
         semantic.extend(self._scattered_phrases(words, expansions))
+        semantic.extend(self._compounds(words, expansions))
         terms: dict[str, float] = {}
         for word in words:
             weight = self._number_weight if NUMBER.fullmatch(word) or word in packaging else 1.0
@@ -188,8 +189,9 @@ class QueryRewriter:
         for expansion in expansions:
             if expansion.kind == "typo":
                 continue  # the corrected word is already among the words
+            weight = 1.0 if expansion.kind == "compound" else self._expansion_weight
             for stem in analyze(expansion.target):
-                terms[stem] = max(terms.get(stem, 0.0), self._expansion_weight)
+                terms[stem] = max(terms.get(stem, 0.0), weight)
         noc = self._unclassified(tokens, expansions)
         if noc is not None:
             expansions.append(noc[1])
@@ -242,6 +244,29 @@ class QueryRewriter:
                     expansions.append(Expansion(term, target, kind))
                     added.append(target)
         return added
+
+    def _compounds(self, words: list[str], expansions: list[Expansion]) -> list[str]:
+        """Words the user wrote apart that the descriptors write as one ("ultra light weight" is
+        "ultralightweight", "hand held" is "handheld"); returns the joined words."""
+        joined: list[str] = []
+        explained = {e.source for e in expansions}
+        position = 0
+        while position < len(words):
+            for length in (3, 2):
+                parts = words[position : position + length]
+                whole = "".join(parts)
+                if (
+                    len(parts) == length
+                    and all(p.isalpha() for p in parts)
+                    and whole in self._vocabulary
+                    and " ".join(parts) not in explained
+                ):
+                    expansions.append(Expansion(" ".join(parts), whole, "compound"))
+                    joined.append(whole)
+                    position += length - 1
+                    break
+            position += 1
+        return joined
 
     def _correction(self, token: str, context: list[str]) -> Expansion | None:
         """The nearest vocabulary word for a word neither the index nor the tables know."""

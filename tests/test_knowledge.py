@@ -158,6 +158,16 @@ def test_a_phrase_is_found_when_its_words_are_scattered():
     assert QueryRewriter(knowledge, vocabulary).rewrite("sleep machine").expansions == []  # every word needed
 
 
+def test_words_written_apart_are_joined_when_descriptors_write_them_as_one():
+    vocabulary = {"ultralightweight": 3, "wheelchair": 300, "manual": 40, "ultra": 1, "light": 9, "weight": 20}
+    result = QueryRewriter(Knowledge(), vocabulary).rewrite("ultra light weight manual wheelchair")
+    assert [(e.source, e.target, e.kind) for e in result.expansions] == [
+        ("ultra light weight", "ultralightweight", "compound")
+    ]
+    assert dict(result.keyword_terms)["ultralightweight"] == 1.0
+    assert QueryRewriter(Knowledge(), vocabulary).rewrite("manual wheelchair").expansions == []
+
+
 def test_bare_numbers_weigh_less_than_words():
     terms = dict(QueryRewriter(TINY, VOCABULARY, number_weight=0.3).rewrite("ketorolac 15 mg").keyword_terms)
     assert terms["ketorolac"] == 1.0 and terms["15"] == 0.3 and terms["mg"] == 1.0
