@@ -229,9 +229,12 @@ class QueryRewriter:
         return code, Expansion(" ".join(names), wording, "unclassified")
 
     def _scattered_phrases(self, words: list[str], expansions: list[Expansion]) -> list[str]:
-        """Expansions of the table phrases whose words are all in the query but not side by side; returns the
-        words they add to the embedded text."""
-        ordered = dict.fromkeys(analyze(" ".join(words)))  # query order: the same text embeds the same way
+        """Expansions of the table phrases whose words are all in the query (or in what its shorthand stands
+        for) but not side by side; returns the words they add to the embedded text."""
+        # The words and what their shorthand stands for ("FEM HEAD" holds the phrase "femoral head"), in query
+        # order: the same text must embed the same way.
+        expanded = [e.target for e in expansions if e.kind in ("shorthand", "spelling")]
+        ordered = dict.fromkeys(analyze(" ".join([*words, *expanded])))
         present = set(ordered)
         seen = {e.source for e in expansions}
         added: list[str] = []

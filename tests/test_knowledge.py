@@ -168,6 +168,15 @@ def test_words_written_apart_are_joined_when_descriptors_write_them_as_one():
     assert QueryRewriter(Knowledge(), vocabulary).rewrite("manual wheelchair").expansions == []
 
 
+def test_a_phrase_is_found_through_the_shorthand_that_spells_it():
+    knowledge = Knowledge(
+        phrases={"femoral head": [("joint device implantable", "lay")]}, shorthand={"fem": ["femoral"]}
+    )
+    result = QueryRewriter(knowledge, {"femoral": 5, "head": 30, "joint": 40}).rewrite("FEM HEAD C TAPER 28")
+    found = [(e.source, e.target, e.kind) for e in result.expansions]
+    assert ("femoral head", "joint device implantable", "lay") in found
+
+
 def test_bare_numbers_weigh_less_than_words():
     terms = dict(QueryRewriter(TINY, VOCABULARY, number_weight=0.3).rewrite("ketorolac 15 mg").keyword_terms)
     assert terms["ketorolac"] == 1.0 and terms["15"] == 0.3 and terms["mg"] == 1.0
