@@ -318,6 +318,8 @@ def test_route_words_choose_between_injectable_and_oral_siblings():
     records = [injectable, oral, unrelated]
     assert query_routes("MADEUPAZOLE 1 MG IVPB") == {"injection"} and query_routes("madeupazole po") == {"oral"}
     assert query_routes("madeupazole 1 mg") == frozenset()
+    assert query_routes("MADEUPAZOLE 250 MG SOLR 1 EACH VIAL") == {"injection"}  # containers only injectables use
+    assert query_routes("MADEUPAZOLE 5MG/5ML SYRP") == {"oral"}
     assert record_routes(injectable) == {"injection"} and record_routes(oral) == {"oral"}
 
     def routes_of(row: int) -> frozenset[str]:
