@@ -51,8 +51,9 @@ class Settings(BaseSettings):
     # Domain knowledge (data/knowledge): query rewriting and brand-name terms; off = plain retrieval.
     use_knowledge: bool = True
     expansion_weight: float = 0.6
-    # Keyword weight of a bare number ("150" in "TRASTUZUMAB 150MG"): it picks between sibling codes (dose
-    # agreement does that) but must not outweigh the drug's name on short descriptors that share it.
+    # Keyword weight of a bare number ("150" in "TRASTUZUMAB 150MG"), a single letter ("CATH 5FR D LMN") and,
+    # in a drug order, a packaging word (VIAL, SOLR): they pick between siblings at most (dose and route
+    # agreement do that) and must not outweigh the drug's or device's name on short descriptors sharing them.
     number_weight: float = 0.3
     correct_typos: bool = True
     calibration_file: Path = Field(default=PROJECT_ROOT / "data" / "calibration.json")

@@ -11,6 +11,7 @@ Every expansion and correction is recorded so a hit can say what it matched thro
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -183,7 +184,7 @@ class QueryRewriter:
         semantic.extend(self._compounds(words, expansions))
         terms: dict[str, float] = {}
         for word in words:
-            weight = self._number_weight if NUMBER.fullmatch(word) or word in packaging else 1.0
+            weight = self._number_weight if NUMBER.fullmatch(word) or word in packaging or len(word) == 1 else 1.0
             for stem in analyze(word):
                 terms[stem] = max(terms.get(stem, 0.0), weight)
         for expansion in expansions:
@@ -263,6 +264,7 @@ class QueryRewriter:
                     and all(p.isalpha() for p in parts)
                     and whole in self._vocabulary
                     and " ".join(parts) not in explained
+                    and not self._usually_apart(parts, whole)
                 ):
                     expansions.append(Expansion(" ".join(parts), whole, "compound"))
                     joined.append(whole)
@@ -270,6 +272,14 @@ class QueryRewriter:
                     break
             position += 1
         return joined
+
+    def _usually_apart(self, parts: list[str], whole: str) -> bool:
+        """Descriptors write the parts together in more records than the joined word ("immune globulin",
+        not the one-off "immuneglobulin")."""
+        if self._cooccurrence is None:
+            return False
+        together = min(self._cooccurrence(first, [second]) for first, second in itertools.pairwise(parts))
+        return together > self._vocabulary.get(whole, 0)
 
     def _correction(self, token: str, context: list[str]) -> Expansion | None:
         """The nearest vocabulary word for a word neither the index nor the tables know."""

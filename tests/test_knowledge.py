@@ -177,9 +177,9 @@ def test_a_phrase_is_found_through_the_shorthand_that_spells_it():
     assert ("femoral head", "joint device implantable", "lay") in found
 
 
-def test_bare_numbers_weigh_less_than_words():
-    terms = dict(QueryRewriter(TINY, VOCABULARY, number_weight=0.3).rewrite("ketorolac 15 mg").keyword_terms)
-    assert terms["ketorolac"] == 1.0 and terms["15"] == 0.3 and terms["mg"] == 1.0
+def test_bare_numbers_and_single_letters_weigh_less_than_words():
+    terms = dict(QueryRewriter(TINY, VOCABULARY, number_weight=0.3).rewrite("ketorolac 15 mg d").keyword_terms)
+    assert terms["ketorolac"] == 1.0 and terms["15"] == 0.3 and terms["mg"] == 1.0 and terms["d"] == 0.3
 
 
 def test_packaging_words_of_a_drug_order_weigh_little_and_stay_out_of_the_embedded_text():
