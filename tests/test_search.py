@@ -51,7 +51,7 @@ def test_synonym_match_is_reported(engine):
     response = engine.search("keytruda")
     top = response.hits[0]
     assert top.code == "J9271"
-    assert top.matched_synonyms == ["keytruda"]
+    assert "keytruda" in top.matched_synonyms
     assert top.matched_terms == ["keytruda", "pembrolizumab"]  # the brand, and the generic it expands to
     assert {"from": "keytruda", "to": "pembrolizumab", "kind": "brand"} in top.matched_expansions
 
