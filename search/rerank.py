@@ -5,7 +5,8 @@
 - route agreement: a drug query's route ("dexamethasone 10 mg iv", "ondansetron po") favors the code
   whose descriptor has that route ("Injection, …" vs "… oral …") over siblings by another route;
 - negation agreement: "hospital bed with side rails" demotes the sibling "… without side rails …" that
-  shares every word, and "MRA abdomen without contrast" the sibling "with contrast";
+  shares every word, "MRA abdomen without contrast" the sibling "with contrast", and "epo for esrd" the
+  sibling "for non-esrd use";
 - modifiers: two-character modifiers rank below procedure codes for a text query, since a coder
   describing a service wants its code (filter kind=modifier, or type the modifier, to get them).
 """
@@ -138,14 +139,19 @@ NEGATED_CLAUSE = re.compile(
 )
 
 
+# "non-esrd", "non-adjunctive", "non emergency": the word after "non" is negated.
+NON_PREFIXED = re.compile(r"\bnon[-\s]?([a-z]+)")
+
 Negations = tuple[frozenset[str], frozenset[str]]  # (stems said without, stems said otherwise)
 
 
 def negation_facts(text: str, stems_of: Callable[[str], Sequence[str]]) -> Negations:
     """(stems said without, stems said otherwise) of a text."""
     lowered = text.lower()
-    negated = frozenset(stem for clause in NEGATED_CLAUSE.findall(lowered) for stem in stems_of(clause))
-    stated = frozenset(stems_of(NEGATED_CLAUSE.sub(" ", lowered).replace("without", " ")))
+    clauses = NEGATED_CLAUSE.findall(lowered) + NON_PREFIXED.findall(lowered)
+    negated = frozenset(stem for clause in clauses for stem in stems_of(clause))
+    rest = NON_PREFIXED.sub(" ", NEGATED_CLAUSE.sub(" ", lowered)).replace("without", " ")
+    stated = frozenset(stems_of(rest))
     return negated - stated, stated - negated
 
 

@@ -346,5 +346,7 @@ def test_without_clauses_choose_between_with_and_without_siblings():
     wanted = negation_facts("semi electric hospital bed with side rails", analyze)
     reranked = apply_negation_agreement(fused, wanted, records.__getitem__, penalty=0.1)
     assert max(reranked, key=reranked.get) == 1
+    assert negation_facts("Injection, epoetin alfa, (for non-esrd use)", analyze)[0] == {"esrd"}
+    assert negation_facts("non-adjunctive cgm receiver", analyze) == ({"adjunct"}, {"cgm", "receiv"})
     unwanted = negation_facts("hospital bed without rails", analyze)
     assert apply_negation_agreement({0: 0.98, 1: 1.0}, unwanted, records.__getitem__, penalty=0.1)[1] < 0.98
