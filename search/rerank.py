@@ -1,7 +1,8 @@
 """Adjustments applied to fused scores before ordering: small, named, each with its own setting.
 
 - dose agreement: a drug query's strength ("ketorolac 15 mg") favors the code billed per that dose
-  ("Injection, ketorolac tromethamine, per 15 mg") over siblings per another dose;
+  ("Injection, ketorolac tromethamine, per 15 mg") over siblings per another dose; a service's time unit
+  ("hbot per 30 min") likewise favors "… per 30 minute interval";
 - route agreement: a drug query's route ("dexamethasone 10 mg iv", "ondansetron po") favors the code
   whose descriptor has that route ("Injection, …" vs "… oral …") over siblings by another route;
 - negation agreement: "hospital bed with side rails" demotes the sibling "… without side rails …" that
@@ -22,7 +23,7 @@ DOSE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
 UP_TO = re.compile(r"up to (\d+(?:\.\d+)?)\s*([a-z]+)")
 CEILING = "<="  # marks a record's "up to X mg" dose: any query dose of at most X mg agrees with it
 DOSE_BAND = 0.7
-DOSE_UNITS = {"mg", "mcg", "g", "ml", "unit", "meq", "mci", "uci", "l"}
+DOSE_UNITS = {"mg", "mcg", "g", "ml", "unit", "meq", "mci", "uci", "l", "minute", "hour"}
 
 
 def parse_doses(text: str, unit_canonical: Mapping[str, str]) -> frozenset[tuple[float, str]]:

@@ -121,6 +121,7 @@ def test_units_reach_the_spelling_descriptors_use():
     assert ("ml", "cc", "unit") in [(e.source, e.target, e.kind) for e in result.expansions]
     assert parse_doses("SOLU-MEDROL 125MG", {"mg": "mg"}) == {(125.0, "mg")}
     assert parse_doses("NS 1,000 CC", {"cc": "ml"}) == {(1000.0, "ml")}
+    assert parse_doses("hyperbaric oxygen per 30 min", {"min": "minute"}) == {(30.0, "minute")}
 
 
 def test_typos_are_corrected_and_known_words_are_not():
