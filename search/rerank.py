@@ -26,9 +26,15 @@ DOSE_BAND = 0.7
 DOSE_UNITS = {"mg", "mcg", "g", "ml", "unit", "meq", "mci", "uci", "l", "minute", "hour"}
 
 
+# "level 2", "group III", "type 1": a numbered grade of a service or item, agreeing like a dose.
+GRADE = re.compile(r"\b(level|group|type|stage|class|grade|tier)\s*(\d+|iii|ii|iv|i|v)\b")
+ROMAN = {"i": 1.0, "ii": 2.0, "iii": 3.0, "iv": 4.0, "v": 5.0}
+
+
 def parse_doses(text: str, unit_canonical: Mapping[str, str]) -> frozenset[tuple[float, str]]:
-    """(amount, canonical unit) pairs found in text: '1,000 ml' -> (1000.0, 'ml'), '15MG' -> (15.0, 'mg')."""
-    found = set()
+    """(amount, canonical unit) pairs found in text: '1,000 ml' -> (1000.0, 'ml'), '15MG' -> (15.0, 'mg'),
+    and numbered grades: 'level 2' -> (2.0, 'level')."""
+    found = {(ROMAN.get(number) or float(number), word) for word, number in GRADE.findall(text.lower())}
     for amount, unit in DOSE.findall(text.lower().replace(",", "")):
         canonical = unit_canonical.get(unit, unit)
         if canonical in DOSE_UNITS:

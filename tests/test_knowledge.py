@@ -122,6 +122,8 @@ def test_units_reach_the_spelling_descriptors_use():
     assert parse_doses("SOLU-MEDROL 125MG", {"mg": "mg"}) == {(125.0, "mg")}
     assert parse_doses("NS 1,000 CC", {"cc": "ml"}) == {(1000.0, "ml")}
     assert parse_doses("hyperbaric oxygen per 30 min", {"min": "minute"}) == {(30.0, "minute")}
+    assert parse_doses("ambulance, advanced life support, level 2", {}) == {(2.0, "level")}
+    assert parse_doses("power wheelchair group III", {}) == {(3.0, "group")}
 
 
 def test_typos_are_corrected_and_known_words_are_not():
