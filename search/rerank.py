@@ -142,7 +142,7 @@ def apply_route_agreement(
 
 # "without X" (or "w/o X") up to the next clause boundary; "with or without X" negates nothing.
 NEGATED_CLAUSE = re.compile(
-    r"(?<!or )\b(?:without|w/o)\s+(.*?)(?=\s+(?:with|w/|and|or|for|per|followed|including)\b|[,;()]|$)"
+    r"(?<!or )\b(?:without|w/o)\s+(.*?)(?=\s*\b(?:with|w/|and|or|for|per|followed|including)\b|[,;()]|$)"
 )
 
 

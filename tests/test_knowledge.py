@@ -350,6 +350,9 @@ def test_without_clauses_choose_between_with_and_without_siblings():
     reranked = apply_negation_agreement(fused, wanted, records.__getitem__, penalty=0.1)
     assert max(reranked, key=reranked.get) == 1
     assert negation_facts("Injection, epoetin alfa, (for non-esrd use)", analyze)[0] == {"esrd"}
+    both = "Magnetic resonance angiography without contrast followed by with contrast"
+    assert negation_facts(both, analyze)[0] == frozenset()
+    assert negation_facts("mra without followed by with contrast", analyze)[0] == frozenset()  # "W-W/O CON"
     assert negation_facts("non-adjunctive cgm receiver", analyze) == ({"adjunct"}, {"cgm", "receiv"})
     unwanted = negation_facts("hospital bed without rails", analyze)
     assert apply_negation_agreement({0: 0.98, 1: 1.0}, unwanted, records.__getitem__, penalty=0.1)[1] < 0.98
