@@ -11,6 +11,7 @@ Every expansion and correction is recorded so a hit can say what it matched thro
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from collections.abc import Callable, Mapping
@@ -34,6 +35,10 @@ KEEP_PHRASE_KINDS = frozenset({"brand", "lay", "device"})
 DRUG_UNITS = frozenset({"mg", "mcg", "g", "gm", "unit", "units", "meq", "mmol", "iu", "mg/ml"})
 MIN_DRUG_NAME = 5
 MIN_SCATTERED_STEMS = 2
+MIN_TRUNCATED = 5  # shorter cut-off words are too ambiguous to complete
+MAX_COMPLETIONS = 3
+# Expansions that replace the user's word by the one meant (shown as "did you mean").
+CORRECTION_KINDS = frozenset({"typo", "truncation"})
 # In a drug order ("ABATACEPT 250 MG SOLR 1 EACH VIAL") these words say how the drug is packed, not which
 # drug it is: they weigh like numbers and stay out of the embedded text, where "vial", "powder for
 # solution" would otherwise outweigh a drug name the model does not know. The route they imply (SOLR,
@@ -59,7 +64,7 @@ BIOLOGIC_STEMS = ("mab", "cept")
 class Expansion:
     source: str
     target: str
-    kind: str  # brand, device, abbreviation, lay, spelling, shorthand, unit, typo, compound, unclassified
+    kind: str  # brand, device, abbreviation, lay, spelling, shorthand, unit, typo, truncation, compound, unclassified
 
     def to_dict(self) -> dict[str, str]:
         return {"from": self.source, "to": self.target, "kind": self.kind}
@@ -77,7 +82,7 @@ class RewrittenQuery:
 
     @property
     def corrections(self) -> list[Expansion]:
-        return [e for e in self.expansions if e.kind == "typo"]
+        return [e for e in self.expansions if e.kind in CORRECTION_KINDS]
 
     @property
     def did_you_mean(self) -> str | None:
@@ -146,6 +151,7 @@ class QueryRewriter:
                 for stem in stems:
                     self._scattered.setdefault(stem, []).append((stems, term))
         self._speller = SpellCorrector(vocabulary) if correct_typos else None
+        self._sorted_vocabulary = sorted(w for w in vocabulary if w.isalpha())
         self._cooccurrence = cooccurrence
 
     def rewrite(self, text: str) -> RewrittenQuery:
@@ -188,7 +194,7 @@ class QueryRewriter:
             for stem in analyze(word):
                 terms[stem] = max(terms.get(stem, 0.0), weight)
         for expansion in expansions:
-            if expansion.kind == "typo":
+            if expansion.kind in CORRECTION_KINDS:
                 continue  # the corrected word is already among the words
             weight = 1.0 if expansion.kind == "compound" else self._expansion_weight
             for stem in analyze(expansion.target):
@@ -285,10 +291,25 @@ class QueryRewriter:
         """The nearest vocabulary word for a word neither the index nor the tables know."""
         if self._speller is None or token in self._known or not token.isalpha():
             return None
+        completed = self._completion(token)  # a long cut-off word is surer evidence than a distance-2 typo
+        if completed:
+            return Expansion(token, completed, "truncation")
         candidates = self._speller.candidates(token)
         if not candidates:
             return None
         return Expansion(token, self._choose(candidates, token, context).corrected, "typo")
+
+    def _completion(self, token: str) -> str | None:
+        """The word a chargemaster cut short ("TIXAGEV" for tixagevimab, "TOCILIZU" for tocilizumab): the
+        most frequent of the few vocabulary words that start with it."""
+        if len(token) < MIN_TRUNCATED:
+            return None
+        start = bisect.bisect_left(self._sorted_vocabulary, token)
+        words = list(itertools.islice(self._sorted_vocabulary, start, start + MAX_COMPLETIONS + 1))
+        words = [w for w in words if w.startswith(token)]
+        if not words or len(words) > MAX_COMPLETIONS:
+            return None
+        return max(words, key=lambda w: (self._vocabulary.get(w, 0), w))
 
     def _tokenize(self, text: str) -> list[str]:
         """``tokenize``, except that a word the tables know whole stays whole ("D5W", "TB24", "O2")."""

@@ -233,6 +233,17 @@ def test_up_to_doses_agree_with_any_smaller_query_dose():
     assert doses_agree(per, parse_doses("madeupone 0.1 mg", units))
 
 
+def test_a_word_a_chargemaster_cut_short_is_completed():
+    vocabulary = {"tixagevimab": 2, "cilgavimab": 2, "injection": 900, "cilastatin": 3}
+    result = QueryRewriter(Knowledge(), vocabulary).rewrite("TIXAGEV AND CILGAV INJ")
+    assert [(e.source, e.target, e.kind) for e in result.corrections] == [
+        ("tixagev", "tixagevimab", "truncation"),
+        ("cilgav", "cilgavimab", "truncation"),
+    ]
+    assert result.did_you_mean == "tixagevimab and cilgavimab inj"
+    assert QueryRewriter(Knowledge(), vocabulary).rewrite("tix").corrections == []  # too short to complete
+
+
 def test_typo_correction_uses_the_other_words_to_choose():
     def cooccurrence(word: str, others: list[str]) -> int:
         return 5 if word == "concentrator" and "oxygen" in others else 0
