@@ -89,6 +89,7 @@ class SearchEngine:
                 self._prefixes.vocabulary.frequencies(),
                 expansion_weight=settings.expansion_weight,
                 number_weight=settings.number_weight,
+                lexicon=index.lexicon,
                 correct_typos=settings.correct_typos,
                 cooccurrence=self._prefixes.cooccurrence,
             )

@@ -21,6 +21,7 @@ from indexer.keyword_index import POSTINGS_FILE, TEXT_FIELDS, FieldArrays, load_
 from indexer.knowledge import Knowledge, load_snapshot
 from indexer.manifest import FORMAT_NAME, FORMAT_VERSION, file_digest, read_manifest
 from indexer.records import CodeRecord
+from models.onnx_encoder import TOKENIZER_FILE
 
 REQUIRED_FILES = (layout.RECORDS, layout.VECTORS, layout.FAISS_INDEX, POSTINGS_FILE, layout.KNOWLEDGE)
 # what a damaged file may raise while being parsed (after its digest matched a rewritten manifest)
@@ -44,6 +45,8 @@ class LoadedIndex:
     faiss_index: Any
     keyword_postings: dict[str, FieldArrays]
     knowledge: Knowledge | None = None
+    # Whole English words the embedding model's tokenizer knows: real words, never "corrected" as typos.
+    lexicon: frozenset[str] = frozenset()
     derived: dict[str, Any] = field(default_factory=dict, repr=False)  # read-once views (keyword postings)
 
     @property
@@ -208,4 +211,20 @@ def load_index(index: Path, expected_dimension: int | None = None) -> LoadedInde
         faiss_index=flat,
         keyword_postings=postings,
         knowledge=loaded[layout.KNOWLEDGE],
+        lexicon=read_lexicon(build_dir),
     )
+
+
+def read_lexicon(build_dir: Path) -> frozenset[str]:
+    """The whole words (lower case, letters only, 3+ long) of the WordPiece vocabulary of the query model
+    that travels with the index; empty when the index has none (built with another encoder)."""
+    path = build_dir / layout.MODEL_DIR / TOKENIZER_FILE
+    if not path.is_file():
+        return frozenset()
+    try:
+        vocabulary = json.loads(path.read_text(encoding="utf-8"))["model"]["vocab"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        relative = f"{layout.MODEL_DIR}/{TOKENIZER_FILE}"
+        reason = f"unreadable ({first_line(error)})"
+        raise IndexIntegrityError(str(build_dir), relative, "unreadable", reason) from error
+    return frozenset(word for word in vocabulary if len(word) >= 3 and word.isalpha() and word.islower())

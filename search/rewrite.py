@@ -120,12 +120,14 @@ class QueryRewriter:
         expansion_weight: float = 0.6,
         number_weight: float = 1.0,
         correct_typos: bool = True,
+        lexicon: frozenset[str] = frozenset(),
         cooccurrence: Callable[[str, list[str]], int] | None = None,
     ) -> None:
         self._knowledge = knowledge
         self._vocabulary = vocabulary
         self._expansion_weight = expansion_weight
         self._number_weight = number_weight
+        self._lexicon = lexicon
         self._longest = max(
             knowledge.longest_phrase, max((len(b.split()) for b in knowledge.brand_to_generics), default=1)
         )
@@ -289,8 +291,8 @@ class QueryRewriter:
 
     def _correction(self, token: str, context: list[str]) -> Expansion | None:
         """The nearest vocabulary word for a word neither the index nor the tables know."""
-        if self._speller is None or token in self._known or not token.isalpha():
-            return None
+        if self._speller is None or token in self._known or token in self._lexicon or not token.isalpha():
+            return None  # a word the index, the tables or the language know is meant as written
         completed = self._completion(token)  # a long cut-off word is surer evidence than a distance-2 typo
         if completed:
             return Expansion(token, completed, "truncation")

@@ -112,6 +112,27 @@ def test_domain_knowledge_on_the_real_index(real_engine, query, code):
     assert response.no_good_match is False
 
 
+def test_real_index_reads_the_language_of_its_query_model(real_engine):
+    lexicon = real_engine.index.lexicon
+    assert len(lexicon) > 15000 and {"puts", "bends", "knee"} <= lexicon and "wheelchiar" not in lexicon
+    corrected = real_engine.search("machine that slowly bends my knee").did_you_mean
+    assert corrected is None or "bends" in corrected
+
+
+@pytest.mark.parametrize(
+    ("query", "code", "kind"),
+    [
+        ("CATH MAHURKAR 12FR 16CM", "C1752", "device"),
+        ("HCHG TIXAGEV AND CILGAV INJ", "M0220", "truncation"),
+        ("NOREPINEPHRINE 4MG/4ML SOLN 4 ML VIAL", "J3490", "unclassified"),
+    ],
+)
+def test_device_truncation_and_unclassified_knowledge_on_the_real_index(real_engine, query, code, kind):
+    response = real_engine.search(query)
+    assert code in [hit.code for hit in response.hits[:3]], [hit.code for hit in response.hits[:5]]
+    assert kind in {expansion["kind"] for expansion in response.expansions}
+
+
 def test_verify_on_the_real_index(real_engine):
     from search.verify import verify
 

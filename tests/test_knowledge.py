@@ -244,6 +244,15 @@ def test_a_word_a_chargemaster_cut_short_is_completed():
     assert QueryRewriter(Knowledge(), vocabulary).rewrite("tix").corrections == []  # too short to complete
 
 
+def test_words_of_the_language_are_never_corrected():
+    vocabulary = {"bands": 40, "knee": 90, "more": 30}
+    plain = QueryRewriter(Knowledge(), vocabulary).rewrite("machine that bends my knee")
+    assert ("bends", "bands", "typo") in [(e.source, e.target, e.kind) for e in plain.corrections]
+    english = QueryRewriter(Knowledge(), vocabulary, lexicon=frozenset({"bends", "machine", "move"}))
+    assert english.rewrite("machine that bends my knee").corrections == []
+    assert english.rewrite("kneee").did_you_mean == "knee"  # a typo is still a typo
+
+
 def test_typo_correction_uses_the_other_words_to_choose():
     def cooccurrence(word: str, others: list[str]) -> int:
         return 5 if word == "concentrator" and "oxygen" in others else 0
