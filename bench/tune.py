@@ -35,6 +35,7 @@ GRID: dict[str, list[float]] = {
     # candidate_depth is held at 50: 200 gained 0.1 point of R@1 and cost ~20% of verify/search throughput
     "route_bonus": [0.0, 0.1, 0.2, 0.3],
     "negation_penalty": [0.0, 0.1, 0.2],
+    "qualifier_penalty": [0.0, 0.1, 0.2],
 }
 RESULTS = PROJECT_ROOT / "bench" / "results" / "tuning.json"
 NO_MATCH_THRESHOLD = 0.3

@@ -28,9 +28,11 @@ from search.keyword import KeywordRetriever
 from search.loader import LoadedIndex
 from search.query import CodeIntent, code_intent, codes_with_prefix, normalize_query
 from search.rerank import (
+    UNSTATED_QUALIFIERS,
     apply_dose_agreement,
     apply_modifier_weight,
     apply_negation_agreement,
+    apply_qualifier_agreement,
     apply_route_agreement,
     negation_facts,
     parse_doses,
@@ -80,6 +82,8 @@ class SearchEngine:
         self._routes = lru_cache(maxsize=65536)(lambda row: record_routes(self.index.records[row]))
         self._stems = lru_cache(maxsize=65536)(_stems_uncached)
         self._negations = lru_cache(maxsize=65536)(self._negations_uncached)
+        qualifier_stems = frozenset(analyze(UNSTATED_QUALIFIERS))
+        self._qualifiers = lru_cache(maxsize=65536)(lambda row: self._record_terms(row)[0] & qualifier_stems)
         self._prefixes = PrefixIndex(index.records, index.sorted_codes, index.row_of_code)
         self.calibration = Calibration.load(settings.calibration_file) if settings.use_knowledge else None
         self._rewriter = None
@@ -279,6 +283,9 @@ class SearchEngine:
             fused = apply_dose_agreement(fused, parse_doses(rewritten.text, units), self._doses, settings.dose_bonus)
             routes = query_routes(rewritten.text, rewritten.semantic_text)
             fused = apply_route_agreement(fused, routes, self._routes, settings.route_bonus)
+            if settings.qualifier_penalty > 0:
+                stated = frozenset(stem for stem, _ in rewritten.keyword_terms)
+                fused = apply_qualifier_agreement(fused, stated, self._qualifiers, settings.qualifier_penalty)
             if settings.negation_penalty > 0:
                 said = negation_facts(rewritten.semantic_text, self._stems)
                 fused = apply_negation_agreement(fused, said, self._negations, settings.negation_penalty)

@@ -8,6 +8,9 @@
 - negation agreement: "hospital bed with side rails" demotes the sibling "… without side rails …" that
   shares every word, "MRA abdomen without contrast" the sibling "with contrast", and "epo for esrd" the
   sibling "for non-esrd use";
+- qualifier agreement: "fresh frozen plasma" or "leukoreduced red cells" demotes the sibling that is also
+  "… irradiated", "… donor retested", "… HLA-matched": a processing or formulation qualifier the query does
+  not state names another product than the plain one;
 - modifiers: two-character modifiers rank below procedure codes for a text query, since a coder
   describing a service wants its code (filter kind=modifier, or type the modifier, to get them).
 """
@@ -181,6 +184,29 @@ def apply_negation_agreement(
     floor = max(fused.values()) * DOSE_BAND
     return {
         row: score * (1.0 - penalty) if score >= floor and negations_conflict(facts_of(row), query) else score
+        for row, score in fused.items()
+    }
+
+
+# Blood-component processing (P codes) and drug formulations that make a different, separately coded
+# product: billed only when ordered, so a query that does not state them means the plain product.
+UNSTATED_QUALIFIERS = (
+    "irradiated retested hla cmv pathogen washed deglycerolized liposome liposomal pegylated"
+)
+
+
+def apply_qualifier_agreement(
+    fused: dict[int, float],
+    query_stems: frozenset[str],
+    qualifiers_of: Callable[[int], frozenset[str]],
+    penalty: float,
+) -> dict[int, float]:
+    """Multiply by (1 - penalty) the near-top rows carrying a qualifier the query does not state."""
+    if penalty <= 0 or not fused:
+        return fused
+    floor = max(fused.values()) * DOSE_BAND
+    return {
+        row: score * (1.0 - penalty) if score >= floor and qualifiers_of(row) - query_stems else score
         for row, score in fused.items()
     }
 

@@ -376,3 +376,17 @@ def test_without_clauses_choose_between_with_and_without_siblings():
     assert negation_facts("non-adjunctive cgm receiver", analyze) == ({"adjunct"}, {"cgm", "receiv"})
     unwanted = negation_facts("hospital bed without rails", analyze)
     assert apply_negation_agreement({0: 0.98, 1: 1.0}, unwanted, records.__getitem__, penalty=0.1)[1] < 0.98
+
+
+def test_unstated_qualifiers_demote_the_processed_sibling():
+    from indexer.text import analyze
+    from search.rerank import UNSTATED_QUALIFIERS, apply_qualifier_agreement
+
+    qualifier_stems = frozenset(analyze(UNSTATED_QUALIFIERS))
+    descriptions = ["Red blood cells, leukocytes reduced, irradiated, each unit", "Red blood cells, leukocytes reduced"]
+    qualifiers = [frozenset(analyze(text)) & qualifier_stems for text in descriptions]
+    fused = {0: 1.0, 1: 0.97}
+    plain = apply_qualifier_agreement(fused, frozenset(analyze("leukoreduced red cells")), qualifiers.__getitem__, 0.1)
+    assert max(plain, key=plain.get) == 1
+    asked = apply_qualifier_agreement(fused, frozenset(analyze("irradiated red cells")), qualifiers.__getitem__, 0.1)
+    assert asked == fused  # the query states it: no change
