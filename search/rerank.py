@@ -143,9 +143,10 @@ def apply_route_agreement(
     return boost_agreeing(fused, routes, routes_of, bonus)
 
 
-# "without X" (or "w/o X") up to the next clause boundary; "with or without X" negates nothing.
+# "without X" (or "w/o X", "no X", "other than X") up to the next clause boundary; "with or without X"
+# negates nothing.
 NEGATED_CLAUSE = re.compile(
-    r"(?<!or )\b(?:without|w/o)\s+(.*?)(?=\s*\b(?:with|w/|and|or|for|per|followed|including)\b|[,;()]|$)"
+    r"(?<!or )\b(?:without|w/o|no|other than)\s+(.*?)(?=\s*\b(?:with|w/|and|or|for|per|followed|including)\b|[,;()]|$)"
 )
 
 

@@ -370,6 +370,9 @@ def test_without_clauses_choose_between_with_and_without_siblings():
     reranked = apply_negation_agreement(fused, wanted, records.__getitem__, penalty=0.1)
     assert max(reranked, key=reranked.get) == 1
     assert negation_facts("Injection, epoetin alfa, (for non-esrd use)", analyze)[0] == {"esrd"}
+    assert negation_facts("hydrocolloid dressing 4x4 no border", analyze)[0] == {"border"}
+    assert negation_facts("Continuous passive motion device for use other than knee", analyze)[0] == {"knee"}
+    assert negation_facts("Wheelchair accessory, no. 2 footplates", analyze)[0] == frozenset()
     both = "Magnetic resonance angiography without contrast followed by with contrast"
     assert negation_facts(both, analyze)[0] == frozenset()
     assert negation_facts("mra without followed by with contrast", analyze)[0] == frozenset()  # "W-W/O CON"
