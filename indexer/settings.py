@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     dose_bonus: float = 0.1
     route_bonus: float = 0.3
     negation_penalty: float = 0.2
-    qualifier_penalty: float = 0.1
+    qualifier_penalty: float = 0.2
     modifier_weight: float = 0.5
 
     # Query vectors kept (LRU) so repeated queries and keystrokes skip the model; 0 = embed every query
