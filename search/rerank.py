@@ -86,6 +86,17 @@ def boost_agreeing(
     }
 
 
+def penalize_near_top(fused: dict[int, float], conflicts: Callable[[int], bool], penalty: float) -> dict[int, float]:
+    """Multiply by (1 - penalty) the rows close to the top (within ``DOSE_BAND`` of the best score) that
+    contradict the query; like ``boost_agreeing``, it only reorders siblings the words already found."""
+    if penalty <= 0 or not fused:
+        return fused
+    floor = max(fused.values()) * DOSE_BAND
+    return {
+        row: score * (1.0 - penalty) if score >= floor and conflicts(row) else score for row, score in fused.items()
+    }
+
+
 def apply_dose_agreement(
     fused: dict[int, float],
     query_doses: frozenset[tuple[float, str]],
@@ -180,13 +191,7 @@ def apply_negation_agreement(
     penalty: float,
 ) -> dict[int, float]:
     """Multiply by (1 - penalty) the near-top rows whose "without" contradicts the query."""
-    if penalty <= 0 or not fused:
-        return fused
-    floor = max(fused.values()) * DOSE_BAND
-    return {
-        row: score * (1.0 - penalty) if score >= floor and negations_conflict(facts_of(row), query) else score
-        for row, score in fused.items()
-    }
+    return penalize_near_top(fused, lambda row: negations_conflict(facts_of(row), query), penalty)
 
 
 # Blood-component processing (P codes) and drug formulations that make a different, separately coded
@@ -203,13 +208,7 @@ def apply_qualifier_agreement(
     penalty: float,
 ) -> dict[int, float]:
     """Multiply by (1 - penalty) the near-top rows carrying a qualifier the query does not state."""
-    if penalty <= 0 or not fused:
-        return fused
-    floor = max(fused.values()) * DOSE_BAND
-    return {
-        row: score * (1.0 - penalty) if score >= floor and qualifiers_of(row) - query_stems else score
-        for row, score in fused.items()
-    }
+    return penalize_near_top(fused, lambda row: bool(qualifiers_of(row) - query_stems), penalty)
 
 
 def apply_modifier_weight(fused: dict[int, float], records: list[CodeRecord], weight: float) -> dict[int, float]:
