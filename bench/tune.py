@@ -10,6 +10,7 @@ query file. The chosen values are printed; they are the defaults in ``indexer/se
 from __future__ import annotations
 
 import json
+import random
 import time
 from typing import Any
 
@@ -19,6 +20,7 @@ from bench.devdata import DevData, Workbench, run_eval, verify_pairs, verify_sco
 from indexer.settings import PROJECT_ROOT
 from search.confidence import Calibration, expected_calibration_error, fit_logistic, reliability, roc_auc
 from search.engine import SearchOptions
+from search.evaluate import LabeledQuery
 from search.filters import Filters
 
 GRID: dict[str, list[float]] = {
@@ -39,6 +41,7 @@ GRID: dict[str, list[float]] = {
 }
 RESULTS = PROJECT_ROOT / "bench" / "results" / "tuning.json"
 NO_MATCH_THRESHOLD = 0.3
+JUNK_QUERIES = 300
 NO_CALIBRATION = PROJECT_ROOT / "data" / "no-calibration.json"
 
 
@@ -93,6 +96,20 @@ def collect_features(engine, items) -> tuple[np.ndarray, np.ndarray]:  # type: i
     return np.array(rows), np.array(labels, dtype=float)
 
 
+def junk_queries(lexicon: frozenset[str], count: int = 0, seed: int = 11) -> list[LabeledQuery]:
+    """Out-of-domain queries — two or three random English words ("garden tonight insurance") — whose hits
+    are all wrong: without them the calibration only ever sees queries that have an answer, and junk that
+    shares one word with a descriptor ("pizza delivery") would look like a match."""
+    words = sorted(word for word in lexicon if len(word) >= 4)
+    if not words:
+        return []
+    rng = random.Random(seed)
+    return [
+        LabeledQuery(" ".join(rng.sample(words, rng.choice((2, 3)))), ())
+        for _ in range(count or JUNK_QUERIES)
+    ]
+
+
 def youden_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
     """The cut that maximizes sensitivity + specificity - 1."""
     best, cut = -1.0, 0.5
@@ -114,15 +131,19 @@ def main() -> None:
 
     engine = bench.engine(**params, calibration_file=NO_CALIBRATION)
     features, labels = collect_features(engine, dev.chargemaster + dev.queries)
-    weights, bias = fit_logistic(features, labels)
+    junk_features, junk_labels = collect_features(engine, junk_queries(engine.index.lexicon))
+    weights, bias = fit_logistic(np.vstack([features, junk_features]), np.concatenate([labels, junk_labels]))
     calibration = Calibration(
         list(map(float, weights)),
         bias,
         NO_MATCH_THRESHOLD,
         0.5,
-        fitted_on="dev_chargemaster.csv (<=3 per code) + data/eval/queries.csv",
+        fitted_on=(
+            f"dev_chargemaster.csv (<=3 per code) + data/eval/queries.csv + {JUNK_QUERIES} out-of-domain queries "
+            "(random English words; every hit wrong)"
+        ),
     )
-    probabilities = calibration.probability(features)
+    probabilities = calibration.probability(features)  # reliability is reported on the dev data alone
     engine.calibration = calibration
     pairs = verify_pairs(engine, dev.chargemaster + dev.queries)
     scores, truth, _ = verify_scores(engine, pairs)

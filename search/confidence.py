@@ -2,7 +2,9 @@
 
 A logistic model over a few features of the hit (its fused score and rank, how its keyword and
 semantic scores compare with the best, how much of the query it covers, its lead over the next
-hit), fitted on the dev data by ``bench/tune.py`` and stored as plain JSON. The same model
+hit, whether it is the NOC code of a drug no descriptor names), fitted by ``bench/tune.py`` on the dev
+data plus out-of-domain queries (whose hits are all wrong, so junk gets a low confidence) and stored
+as plain JSON. The same model
 drives ``no_good_match`` and the QA verdicts of verify.
 """
 
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-FEATURES = ("fused", "reciprocal_rank", "keyword", "semantic", "coverage", "margin")
+FEATURES = ("fused", "reciprocal_rank", "keyword", "semantic", "coverage", "margin", "unclassified")
 
 
 @dataclass

@@ -339,6 +339,7 @@ class SearchEngine:
                 semantic or 0.0,
                 len(own & record_stems) / len(own) if own else 0.0,
                 (fused - following) / fused if fused else 0.0,
+                1.0 if self.index.records[row].code == run.rewritten.unclassified_code else 0.0,
             ]
         )
 

@@ -393,3 +393,13 @@ def test_unstated_qualifiers_demote_the_processed_sibling():
     assert max(plain, key=plain.get) == 1
     asked = apply_qualifier_agreement(fused, frozenset(analyze("irradiated red cells")), qualifiers.__getitem__, 0.1)
     assert asked == fused  # the query states it: no change
+
+
+def test_calibration_sees_out_of_domain_queries_whose_hits_are_all_wrong():
+    from bench.tune import junk_queries
+
+    lexicon = frozenset({"garden", "tonight", "insurance", "weather", "pizza", "mountain"})
+    first, again = junk_queries(lexicon, count=20), junk_queries(lexicon, count=20)
+    assert [q.query for q in first] == [q.query for q in again]  # seeded: the fit is reproducible
+    assert all(q.gold == () and 2 <= len(q.query.split()) <= 3 for q in first)
+    assert junk_queries(frozenset()) == []
