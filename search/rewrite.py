@@ -290,7 +290,8 @@ class QueryRewriter:
         return together > self._vocabulary.get(whole, 0)
 
     def _correction(self, token: str, context: list[str]) -> Expansion | None:
-        """The nearest vocabulary word for a word neither the index nor the tables know."""
+        """For a word neither the index, the tables nor the language know: the vocabulary word it begins
+        (a truncation), else the nearest vocabulary word (a typo)."""
         if self._speller is None or token in self._known or token in self._lexicon or not token.isalpha():
             return None  # a word the index, the tables or the language know is meant as written
         completed = self._completion(token)  # a long cut-off word is surer evidence than a distance-2 typo
@@ -302,13 +303,12 @@ class QueryRewriter:
         return Expansion(token, self._choose(candidates, token, context).corrected, "typo")
 
     def _completion(self, token: str) -> str | None:
-        """The word a chargemaster cut short ("TIXAGEV" for tixagevimab, "TOCILIZU" for tocilizumab): the
-        most frequent of the few vocabulary words that start with it."""
+        """The word a chargemaster cut short ("TIXAGEV" for tixagevimab, "CILGAV" for cilgavimab): the most
+        frequent of the few vocabulary words that start with it."""
         if len(token) < MIN_TRUNCATED:
             return None
         start = bisect.bisect_left(self._sorted_vocabulary, token)
-        words = list(itertools.islice(self._sorted_vocabulary, start, start + MAX_COMPLETIONS + 1))
-        words = [w for w in words if w.startswith(token)]
+        words = [w for w in self._sorted_vocabulary[start : start + MAX_COMPLETIONS + 1] if w.startswith(token)]
         if not words or len(words) > MAX_COMPLETIONS:
             return None
         return max(words, key=lambda w: (self._vocabulary.get(w, 0), w))
