@@ -108,14 +108,26 @@ def main(ctx: click.Context) -> None:
     type=click.Path(path_type=Path),
     help="A source file (repeatable; order = priority). Default: the CMS files in the data dir.",
 )
+@click.option(
+    "--history",
+    "history",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="An older full HCPCS release read for code dates only (repeatable; newest first). "
+    "Default: the data dir's 2020 and 2019 releases, unless --source is given.",
+)
 @click.pass_context
-def build(ctx: click.Context, index: Path | None, data_dir: Path | None, sources: tuple[Path, ...]) -> None:
+def build(
+    ctx: click.Context, index: Path | None, data_dir: Path | None, sources: tuple[Path, ...], history: tuple[Path, ...]
+) -> None:
     """Read the sources, embed the descriptors and publish a new index."""
     from indexer.build import build_index
 
     app = _context(ctx, index, data_dir)
     progress = _progress_printer()
-    result = build_index(app.settings, app.build_encoder(), list(sources) or None, app.settings.index, progress)
+    result = build_index(
+        app.settings, app.build_encoder(), list(sources) or None, app.settings.index, progress, list(history) or None
+    )
     counts = result.manifest["counts"]
     click.echo(
         f"built {result.manifest['build_id']}: {counts['records']} records "
@@ -125,6 +137,11 @@ def build(ctx: click.Context, index: Path | None, data_dir: Path | None, sources
     for source in result.manifest["sources"]:
         skipped = f", {source['skipped']} lines skipped" if source["skipped"] else ""
         click.echo(f"  {source['name']}: {source['shape']}, {source['records']} records{skipped}")
+    history_info = result.manifest["history"]
+    for source in history_info["sources"]:
+        click.echo(f"  {source['name']}: {source['shape']}, history (dates only)")
+    if history_info["sources"]:
+        click.echo(f"  termination dates from history: {history_info['filled']['termination_date']}")
 
 
 def _progress_printer() -> Callable[[str, int, int], None]:

@@ -104,10 +104,7 @@ def junk_queries(lexicon: frozenset[str], count: int = 0, seed: int = 11) -> lis
     if not words:
         return []
     rng = random.Random(seed)
-    return [
-        LabeledQuery(" ".join(rng.sample(words, rng.choice((2, 3)))), ())
-        for _ in range(count or JUNK_QUERIES)
-    ]
+    return [LabeledQuery(" ".join(rng.sample(words, rng.choice((2, 3)))), ()) for _ in range(count or JUNK_QUERIES)]
 
 
 def youden_threshold(scores: np.ndarray, labels: np.ndarray) -> float:

@@ -17,6 +17,7 @@ import numpy as np
 from indexer import layout
 from indexer.embedding_cache import EmbeddingCache
 from indexer.errors import SourceError
+from indexer.history import apply_history
 from indexer.keyword_index import POSTINGS_FILE, write_postings
 from indexer.knowledge import BrandTagger, knowledge_files, load_knowledge, save_snapshot
 from indexer.manifest import file_digest, write_manifest
@@ -42,10 +43,14 @@ def default_sources(settings: Settings) -> list[Path]:
     return [settings.data_dir / relative for relative in settings.default_sources]
 
 
-def read_all(paths: list[Path]) -> list[SourceResult]:
+def default_history(settings: Settings) -> list[Path]:
+    return [settings.data_dir / relative for relative in settings.history_sources]
+
+
+def read_all(paths: list[Path], option: str = "--source") -> list[SourceResult]:
     missing = [str(path) for path in paths if not path.is_file()]
     if missing:
-        raise SourceError(missing[0], "no such file (set --data-dir or CODEFINDER_DATA_DIR, or pass --source)")
+        raise SourceError(missing[0], f"no such file (set --data-dir or CODEFINDER_DATA_DIR, or pass {option})")
     return [read_source(path) for path in paths]
 
 
@@ -68,11 +73,16 @@ def build_index(
     sources: list[Path] | None = None,
     index_root: Path | None = None,
     progress: Progress | None = None,
+    history: list[Path] | None = None,
 ) -> BuildResult:
-    """Build and publish one index; the previous build keeps serving until the switch."""
+    """Build and publish one index; the previous build keeps serving until the switch.
+
+    ``history`` (older releases read for code dates) defaults to the settings' history files when the
+    sources are the defaults too, and to none when the sources are given."""
     started = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
     paths = sources or default_sources(settings)
+    history_paths = history if history is not None else ([] if sources else default_history(settings))
     root = index_root or settings.index
     results = read_all(paths)
     for i, result in enumerate(results, start=1):
@@ -81,6 +91,8 @@ def build_index(
     records = merged.records
     if not records:
         raise SourceError(str(paths[0]), "the sources hold no codes")
+    history_results = read_all(history_paths, "--history")
+    history_report = apply_history(records, [result.records for result in history_results])
     knowledge = load_knowledge(settings.knowledge_dir)
     tagger = BrandTagger(knowledge)
     for record in records:
@@ -119,7 +131,8 @@ def build_index(
         faiss.write_index(flat, str(temp_dir / layout.FAISS_INDEX))
 
         now = dt.datetime.now(dt.UTC)
-        content_hash = hashlib.sha256("".join(file_digest(p) for p in paths).encode()).hexdigest()[:8]
+        digests = "".join(file_digest(p) for p in [*paths, *history_paths])
+        content_hash = hashlib.sha256(digests.encode()).hexdigest()[:8]
         build_id = f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{content_hash}"
         manifest = write_manifest(
             temp_dir,
@@ -138,6 +151,21 @@ def build_index(
                     }
                     for path, result in zip(paths, results, strict=False)
                 ],
+                "history": {
+                    "sources": [
+                        {
+                            "name": Path(result.path).name,
+                            "path": str(Path(path).resolve()),
+                            "sha256": file_digest(path),
+                            "shape": result.shape,
+                            "records": len(result.records),
+                        }
+                        for path, result in zip(history_paths, history_results, strict=True)
+                    ],
+                    "rule": "dates only (added, effective, terminated, action), newest first, into empty fields",
+                    "filled": history_report.filled,
+                    "codes_not_in_sources": history_report.unknown_codes,
+                },
                 "knowledge": [
                     {"name": path.name, "sha256": file_digest(path)} for path in knowledge_files(settings.knowledge_dir)
                 ],

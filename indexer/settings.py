@@ -15,6 +15,12 @@ DEFAULT_SOURCES: tuple[str, ...] = (
     "hcpcs/opps_addendum_b_2026_04_level2.csv",
     "drugs/asp_ndc_hcpcs_crosswalk_2026_01.csv",
 )
+# Older full releases, read for code dates only (added, effective, terminated): the current release lists
+# long-terminated codes without dates. Newest first.
+HISTORY_SOURCES: tuple[str, ...] = (
+    "hcpcs/HCPC2020_OCT_ANWEB.xlsx",
+    "hcpcs/2019-Alpha-Numeric-HCPCS-File.zip",
+)
 
 
 class Settings(BaseSettings):
@@ -27,6 +33,7 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default=PROJECT_ROOT / "data" / "cache")
     knowledge_dir: Path = Field(default=PROJECT_ROOT / "data" / "knowledge")
     default_sources: tuple[str, ...] = DEFAULT_SOURCES
+    history_sources: tuple[str, ...] = HISTORY_SOURCES
 
     model_name: str = "all-MiniLM-L6-v2"
     # onnx: onnxruntime at query time (the model is exported at build time into the index); torch: sentence-transformers
@@ -71,6 +78,8 @@ class Settings(BaseSettings):
     negation_penalty: float = 0.2
     qualifier_penalty: float = 0.2
     modifier_weight: float = 0.5
+    # Terminated codes, shown only on request, score this fraction of a current code's score.
+    terminated_weight: float = 0.5
 
     # Query vectors kept (LRU) so repeated queries and keystrokes skip the model; 0 = embed every query
     # (the HTTP benchmark uses 0, so repeated texts cannot flatter it).

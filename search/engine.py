@@ -256,7 +256,8 @@ class SearchEngine:
                 degraded.append("semantic")
                 if options.mode == "semantic":
                     raise
-        fused = ordered(self._rerank(self._fuse(rankings, self._weights, self.settings.rrf_k), rewritten))
+        reranked = self._rerank(self._fuse(rankings, self._weights, self.settings.rrf_k), rewritten)
+        fused = ordered(self._current_first(reranked, today))
         fused = self._unclassified_first(fused, rewritten, mask)
         code_set = set(code_rows)
         top_score = fused[0][1] if fused else 1.0
@@ -290,6 +291,16 @@ class SearchEngine:
                 said = negation_facts(rewritten.semantic_text, self._stems)
                 fused = apply_negation_agreement(fused, said, self._negations, settings.negation_penalty)
         return apply_modifier_weight(fused, self.index.records, settings.modifier_weight)
+
+    def _current_first(self, fused: dict[int, float], today: dt.date) -> dict[int, float]:
+        """Terminated codes, when asked for (an old chargemaster under review), rank below current ones of
+        like score: C9027 (pembrolizumab, ended 2015) must not outrank J9271."""
+        weight = self.settings.terminated_weight
+        if weight >= 1.0:
+            return fused
+        day = today.isoformat()
+        termination = self._columns.termination
+        return {row: score * weight if termination[row] < day else score for row, score in fused.items()}
 
     def _unclassified_first(
         self, fused: list[tuple[int, float]], rewritten: RewrittenQuery, allowed: np.ndarray | None

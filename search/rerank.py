@@ -196,9 +196,7 @@ def apply_negation_agreement(
 
 # Blood-component processing (P codes) and drug formulations that make a different, separately coded
 # product: billed only when ordered, so a query that does not state them means the plain product.
-UNSTATED_QUALIFIERS = (
-    "irradiated retested hla cmv pathogen washed deglycerolized liposome liposomal pegylated"
-)
+UNSTATED_QUALIFIERS = "irradiated retested hla cmv pathogen washed deglycerolized liposome liposomal pegylated"
 
 
 def apply_qualifier_agreement(

@@ -33,12 +33,15 @@ NUMBER = re.compile(r"\d+(?:\.\d+)?")
 KEEP_PHRASE_KINDS = frozenset({"brand", "lay", "device"})
 # Units a drug's strength is written in ("NOREPINEPHRINE 1MG/ML", "XYZ 100 UNITS").
 DRUG_UNITS = frozenset({"mg", "mcg", "g", "gm", "unit", "units", "meq", "mmol", "iu", "mg/ml"})
+VOLUME_UNITS = frozenset({"ml", "cc", "l", "%"})
 MIN_DRUG_NAME = 5
 MIN_SCATTERED_STEMS = 2
 MIN_TRUNCATED = 5  # shorter cut-off words are too ambiguous to complete
 MAX_COMPLETIONS = 3
 # Expansions that replace the user's word by the one meant (shown as "did you mean").
-CORRECTION_KINDS = frozenset({"typo", "truncation"})
+CORRECTION_KINDS = frozenset({"typo", "truncation", "contraction"})
+VOWELS = frozenset("aeiou")
+MIN_CONTRACTED = 3  # consonants: "jnt", "prb" are contractions, "st" is too short to tell
 # In a drug order ("ABATACEPT 250 MG SOLR 1 EACH VIAL") these words say how the drug is packed, not which
 # drug it is: they weigh like numbers and stay out of the embedded text, where "vial", "powder for
 # solution" would otherwise outweigh a drug name the model does not know. The route they imply (SOLR,
@@ -112,6 +115,20 @@ def is_drug_order(tokens: list[str]) -> bool:
     return any(token in DRUG_UNITS and i > 0 and NUMBER.fullmatch(tokens[i - 1]) for i, token in enumerate(tokens))
 
 
+def skeleton(word: str) -> str:
+    """A word's first letter and its later consonants, doubled letters once: "mahurkar" -> "mhrkr"."""
+    letters = word[0] + "".join(c for c in word[1:] if c not in VOWELS)
+    return "".join(c for i, c in enumerate(letters) if i == 0 or c != letters[i - 1])
+
+
+def strength_unit_words(tokens: list[str]) -> set[str]:
+    """The unit words of a drug order's strengths ("250 MG/5 ML"): the dose, which dose agreement reads,
+    not the drug, so they weigh like numbers and cannot pull in contrast codes "per ml"."""
+    return {
+        token for i, token in enumerate(tokens) if token in VOLUME_UNITS and i > 0 and NUMBER.fullmatch(tokens[i - 1])
+    }
+
+
 class QueryRewriter:
     def __init__(
         self,
@@ -154,6 +171,11 @@ class QueryRewriter:
                     self._scattered.setdefault(stem, []).append((stems, term))
         self._speller = SpellCorrector(vocabulary) if correct_typos else None
         self._sorted_vocabulary = sorted(w for w in vocabulary if w.isalpha())
+        # Chargemasters drop a word's vowels (MHRKR, HMRL, GNRTR, RTRVL): every known word by its skeleton.
+        self._skeletons: dict[str, list[str]] = {}
+        for word in known:
+            if word.isalpha() and len(word) > MIN_CONTRACTED and any(c in VOWELS for c in word[1:]):
+                self._skeletons.setdefault(skeleton(word), []).append(word)
         self._cooccurrence = cooccurrence
 
     def rewrite(self, text: str) -> RewrittenQuery:
@@ -167,7 +189,9 @@ class QueryRewriter:
         expansions = [c for c in (self._correction(t, tokens) for t in tokens) if c is not None]
         fixed = {e.source: e.target for e in expansions}
         words = [fixed.get(token, token) for token in tokens]
-        packaging = {w for w in words if w in DRUG_PACKAGING} if is_drug_order(words) else set()
+        drug_order = is_drug_order(words)
+        packaging = {w for w in words if w in DRUG_PACKAGING} if drug_order else set()
+        strength_units = strength_unit_words(words) if drug_order else set()
         semantic: list[str] = []
         position = 0
         while position < len(words):
@@ -192,13 +216,16 @@ class QueryRewriter:
         semantic.extend(self._compounds(words, expansions))
         terms: dict[str, float] = {}
         for word in words:
-            weight = self._number_weight if NUMBER.fullmatch(word) or word in packaging or len(word) == 1 else 1.0
+            light = NUMBER.fullmatch(word) or word in packaging or word in strength_units or len(word) == 1
+            weight = self._number_weight if light else 1.0
             for stem in analyze(word):
                 terms[stem] = max(terms.get(stem, 0.0), weight)
         for expansion in expansions:
             if expansion.kind in CORRECTION_KINDS:
                 continue  # the corrected word is already among the words
             weight = 1.0 if expansion.kind == "compound" else self._expansion_weight
+            if expansion.source in strength_units:
+                weight = min(weight, self._number_weight)
             for stem in analyze(expansion.target):
                 terms[stem] = max(terms.get(stem, 0.0), weight)
         noc = self._unclassified(tokens, expansions)
@@ -294,6 +321,9 @@ class QueryRewriter:
         (a truncation), else the nearest vocabulary word (a typo)."""
         if self._speller is None or token in self._known or token in self._lexicon or not token.isalpha():
             return None  # a word the index, the tables or the language know is meant as written
+        expanded = self._expansion_of_contraction(token, context)
+        if expanded:
+            return Expansion(token, expanded, "contraction")
         completed = self._completion(token)  # a long cut-off word is surer evidence than a distance-2 typo
         if completed:
             return Expansion(token, completed, "truncation")
@@ -301,6 +331,18 @@ class QueryRewriter:
         if not candidates:
             return None
         return Expansion(token, self._choose(candidates, token, context).corrected, "typo")
+
+    def _expansion_of_contraction(self, token: str, context: list[str]) -> str | None:
+        """The word a chargemaster wrote without its vowels ("MHRKR" for mahurkar, "HMRL" for humeral): a
+        known word with the same skeleton; among several, the one sharing most records with the other words."""
+        if len(token) < MIN_CONTRACTED or any(c in VOWELS for c in token[1:]):
+            return None
+        words = self._skeletons.get(skeleton(token))
+        if not words:
+            return None
+        ranked = sorted(words, key=lambda w: (-self._vocabulary.get(w, 0), w))
+        candidates = [Correction(token, w, 0) for w in ranked]
+        return self._choose(candidates, token, context).corrected
 
     def _completion(self, token: str) -> str | None:
         """The word a chargemaster cut short ("TIXAGEV" for tixagevimab, "CILGAV" for cilgavimab): the most

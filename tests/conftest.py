@@ -22,6 +22,7 @@ FIXTURE_SOURCES = (
     "hcpcs/addendum_b_test.csv",
     "drugs/crosswalk_test.csv",
 )
+FIXTURE_HISTORY = ("hcpcs/HCPC2098_HISTORY_ANWEB.txt",)
 
 
 class FakeEncoder:
@@ -67,6 +68,7 @@ def settings(tmp_path: Path) -> Settings:
         index=tmp_path / "index",
         cache_dir=tmp_path / "cache",
         default_sources=FIXTURE_SOURCES,
+        history_sources=FIXTURE_HISTORY,
     )
 
 

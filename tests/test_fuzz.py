@@ -30,7 +30,7 @@ from api.schemas import AutocompleteOut, SearchOut
 from indexer.build import build_index
 from indexer.settings import Settings
 from search.query import normalize_query
-from tests.conftest import FIXTURE_DATA, FIXTURE_SOURCES, FakeEncoder
+from tests.conftest import FIXTURE_DATA, FIXTURE_HISTORY, FIXTURE_SOURCES, FakeEncoder
 
 # Bounded and derandomized so CI sees the same examples every run. The client fixture is module-scoped
 # (built once, read-only), so sharing it across examples is sound; the health check is told so.
@@ -123,7 +123,11 @@ def fuzz_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """One fixture index for the whole module: every test only reads it."""
     root = tmp_path_factory.mktemp("fuzz")
     built = Settings(
-        data_dir=FIXTURE_DATA, index=root / "index", cache_dir=root / "cache", default_sources=FIXTURE_SOURCES
+        data_dir=FIXTURE_DATA,
+        index=root / "index",
+        cache_dir=root / "cache",
+        default_sources=FIXTURE_SOURCES,
+        history_sources=FIXTURE_HISTORY,
     )
     build_index(built, FakeEncoder())
     return built
@@ -360,7 +364,12 @@ def documented_operations() -> list[tuple[str, str, GenerationMode]]:
     """(method, path, mode) for every documented operation, read at collection time from an app that is
     never started (the document does not depend on the index), so a new endpoint is fuzzed without edits
     here. Negative cases (input that breaks the schema) only for operations that take any input."""
-    unused = Settings(data_dir=FIXTURE_DATA, index=Path("unused-index"), default_sources=FIXTURE_SOURCES)
+    unused = Settings(
+        data_dir=FIXTURE_DATA,
+        index=Path("unused-index"),
+        default_sources=FIXTURE_SOURCES,
+        history_sources=FIXTURE_HISTORY,
+    )
     cases = []
     for path, item in make_app(unused).openapi()["paths"].items():
         for method, operation in item.items():

@@ -244,6 +244,38 @@ def test_a_word_a_chargemaster_cut_short_is_completed():
     assert QueryRewriter(Knowledge(), vocabulary).rewrite("tix").corrections == []  # too short to complete
 
 
+def test_a_word_written_without_its_vowels_is_expanded():
+    knowledge = Knowledge(phrases={"mahurkar": [("short-term hemodialysis catheter", "device")]})
+    vocabulary = {"humeral": 12, "humerus": 3, "catheter": 40, "tray": 9, "component": 5}
+    result = QueryRewriter(knowledge, vocabulary).rewrite("TRAY CATH MHRKR HMRL")
+    assert [(e.source, e.target, e.kind) for e in result.corrections] == [
+        ("mhrkr", "mahurkar", "contraction"),  # a table word
+        ("hmrl", "humeral", "contraction"),  # an index word (humerus is "hmrs")
+    ]
+    assert ("mahurkar", "short-term hemodialysis catheter", "device") in [
+        (e.source, e.target, e.kind) for e in result.expansions
+    ]
+    assert dict(result.keyword_terms)["mahurkar"] == 1.0
+    assert QueryRewriter(knowledge, vocabulary).rewrite("st").corrections == []  # too short to tell
+
+
+def test_strength_units_of_a_drug_order_weigh_like_numbers():
+    knowledge = Knowledge(unit_canonical={"mg": "mg", "ml": "ml"})
+    vocabulary = {"famotidine": 3, "ml": 80, "mg": 300, "syringe": 40}
+    terms = dict(QueryRewriter(knowledge, vocabulary, number_weight=0.3).rewrite("FAMOTIDINE 40MG/4ML").keyword_terms)
+    assert terms["famotidin"] == 1.0 and terms["mg"] == 1.0 and terms["ml"] == 0.3
+    supply = dict(QueryRewriter(knowledge, vocabulary, number_weight=0.3).rewrite("SYRINGE 10 ML").keyword_terms)
+    assert supply["ml"] == 1.0  # no drug strength: the volume names the supply
+
+
+def test_crosswalk_drug_names_lose_their_packaging_words():
+    from indexer.sources.delimited import drug_name_synonym
+
+    assert drug_name_synonym("IXEMPRA KIT") == "ixempra"
+    assert drug_name_synonym("Kanjinti (kit)") == "kanjinti"
+    assert drug_name_synonym("KIT") == "kit"  # nothing else to keep
+
+
 def test_words_of_the_language_are_never_corrected():
     vocabulary = {"bands": 40, "knee": 90, "more": 30}
     plain = QueryRewriter(Knowledge(), vocabulary).rewrite("machine that bends my knee")

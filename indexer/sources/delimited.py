@@ -87,6 +87,17 @@ def read_addendum_b(text: str, path: str) -> SourceResult:
     return result
 
 
+# How a product is packed, not which drug it is ("IXEMPRA KIT", "SPEVIGO PFS"): left out of the drug-name
+# synonyms, where one such word would match every supply query ("KIT INTRD …") to a drug code.
+PACKAGING_IN_DRUG_NAMES = frozenset({"kit", "(kit)", "pfs", "pen", "kwikpen", "flexpen", "penfill"})
+
+
+def drug_name_synonym(name: str) -> str:
+    """A crosswalk drug name as a synonym: lower case, packaging words dropped."""
+    kept = [word for word in name.lower().split() if word not in PACKAGING_IN_DRUG_NAMES]
+    return " ".join(kept) or name.lower()
+
+
 def read_crosswalk(text: str, path: str) -> SourceResult:
     """ASP NDC-HCPCS crosswalk: one row per NDC; drug names become synonyms of their code."""
     rows = _rows(text)
@@ -127,8 +138,9 @@ def read_crosswalk(text: str, path: str) -> SourceResult:
             by_code[code] = record
             result.records.append(record)
         name = clean_text(row[name_col]) if name_col is not None and name_col < len(row) else None
-        if name and name.lower() not in record.synonyms:
-            record.synonyms.append(name.lower())
+        synonym = drug_name_synonym(name) if name else None
+        if synonym and synonym not in record.synonyms:
+            record.synonyms.append(synonym)
     return result
 
 
