@@ -34,11 +34,13 @@ from search.rerank import (
     apply_negation_agreement,
     apply_qualifier_agreement,
     apply_route_agreement,
+    concentration_route,
     negation_facts,
     parse_doses,
     query_routes,
     record_doses,
     record_routes,
+    stated_qualifiers,
 )
 from search.rewrite import QueryRewriter, RewrittenQuery
 from search.vector import VectorRetriever
@@ -83,7 +85,9 @@ class SearchEngine:
         self._stems = lru_cache(maxsize=65536)(_stems_uncached)
         self._negations = lru_cache(maxsize=65536)(self._negations_uncached)
         qualifier_stems = frozenset(analyze(UNSTATED_QUALIFIERS))
-        self._qualifiers = lru_cache(maxsize=65536)(lambda row: self._record_terms(row)[0] & qualifier_stems)
+        self._qualifiers = lru_cache(maxsize=65536)(
+            lambda row: (self._record_terms(row)[0] & qualifier_stems) - self._negations(row)[0]
+        )
         self._prefixes = PrefixIndex(index.records, index.sorted_codes, index.row_of_code)
         self.calibration = Calibration.load(settings.calibration_file) if settings.use_knowledge else None
         self._rewriter = None
@@ -282,10 +286,10 @@ class SearchEngine:
         if settings.use_knowledge and self.index.knowledge is not None:
             units = self.index.knowledge.unit_canonical
             fused = apply_dose_agreement(fused, parse_doses(rewritten.text, units), self._doses, settings.dose_bonus)
-            routes = query_routes(rewritten.text, rewritten.semantic_text)
+            routes = query_routes(rewritten.text, rewritten.semantic_text) or concentration_route(rewritten.text)
             fused = apply_route_agreement(fused, routes, self._routes, settings.route_bonus)
             if settings.qualifier_penalty > 0:
-                stated = frozenset(stem for stem, _ in rewritten.keyword_terms)
+                stated = stated_qualifiers(frozenset(stem for stem, _ in rewritten.keyword_terms))
                 fused = apply_qualifier_agreement(fused, stated, self._qualifiers, settings.qualifier_penalty)
             if settings.negation_penalty > 0:
                 said = negation_facts(rewritten.semantic_text, self._stems)

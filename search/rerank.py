@@ -4,13 +4,15 @@
   ("Injection, ketorolac tromethamine, per 15 mg") over siblings per another dose; a service's time unit
   ("hbot per 30 min") likewise favors "… per 30 minute interval";
 - route agreement: a drug query's route ("dexamethasone 10 mg iv", "ondansetron po") favors the code
-  whose descriptor has that route ("Injection, …" vs "… oral …") over siblings by another route;
+  whose descriptor has that route ("Injection, …" vs "… oral …") over siblings by another route; a
+  strength per single millilitre ("2 MG/ML") implies an injectable when no route word is given;
 - negation agreement: "hospital bed with side rails" demotes the sibling "… without side rails …" that
   shares every word, "MRA abdomen without contrast" the sibling "with contrast", and "epo for esrd" the
   sibling "for non-esrd use";
 - qualifier agreement: "fresh frozen plasma" or "leukoreduced red cells" demotes the sibling that is also
   "… irradiated", "… donor retested", "… HLA-matched": a processing or formulation qualifier the query does
-  not state names another product than the plain one;
+  not state names another product than the plain one; likewise "for ESRD on dialysis" (stated by "esrd"
+  or "dialysis") against the plain or "non-ESRD" sibling;
 - modifiers: two-character modifiers rank below procedure codes for a text query, since a coder
   describing a service wants its code (filter kind=modifier, or type the modifier, to get them).
 """
@@ -139,6 +141,16 @@ def query_routes(*texts: str) -> frozenset[str]:
     )
 
 
+# A strength per single millilitre ("4 MG/ML", "10,000 UNITS/ML") is how injectables are labelled; oral
+# liquids are labelled per 5 ml ("4 MG/5 ML").
+PER_MILLILITRE = re.compile(r"\d\s*(?:mg|mcg|g|gm|units?|meq|mmol)\s*/\s*(?:1\s*)?ml\b")
+
+
+def concentration_route(text: str) -> frozenset[str]:
+    """The route a drug order's concentration implies when it names none."""
+    return frozenset({"injection"}) if PER_MILLILITRE.search(text.lower().replace(",", "")) else frozenset()
+
+
 def record_routes(record: CodeRecord) -> frozenset[str]:
     text = " ".join(filter(None, [record.long_description, record.short_description])).lower()
     return frozenset(RECORD_ROUTE_WORDS[w] for w in WORD.findall(text) if w in RECORD_ROUTE_WORDS)
@@ -196,7 +208,15 @@ def apply_negation_agreement(
 
 # Blood-component processing (P codes) and drug formulations that make a different, separately coded
 # product: billed only when ordered, so a query that does not state them means the plain product.
-UNSTATED_QUALIFIERS = "irradiated retested hla cmv pathogen washed deglycerolized liposome liposomal pegylated"
+UNSTATED_QUALIFIERS = "irradiated retested hla cmv pathogen washed deglycerolized liposome liposomal pegylated esrd"
+
+# A query that says one of these states the qualifier: "epogen for dialysis patient" means the ESRD code.
+QUALIFIER_IMPLIED_BY = {"dialysi": "esrd", "hemodialysi": "esrd"}
+
+
+def stated_qualifiers(query_stems: frozenset[str]) -> frozenset[str]:
+    """The query's stems, plus the qualifiers its words imply."""
+    return query_stems | {QUALIFIER_IMPLIED_BY[stem] for stem in query_stems if stem in QUALIFIER_IMPLIED_BY}
 
 
 def apply_qualifier_agreement(

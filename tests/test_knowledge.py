@@ -427,6 +427,36 @@ def test_unstated_qualifiers_demote_the_processed_sibling():
     assert asked == fused  # the query states it: no change
 
 
+def test_an_unstated_esrd_means_the_non_esrd_sibling_and_dialysis_states_it():
+    from indexer.text import analyze
+    from search.rerank import UNSTATED_QUALIFIERS, apply_qualifier_agreement, negation_facts, stated_qualifiers
+
+    qualifier_stems = frozenset(analyze(UNSTATED_QUALIFIERS))
+    descriptions = [
+        "Injection, madeupatroban, for esrd on dialysis, 1 mg",
+        "Injection, madeupatroban, non-esrd use, 1 mg",
+    ]
+    # what a record says positively: "non-esrd" does not state esrd
+    qualifiers = [(frozenset(analyze(t)) & qualifier_stems) - negation_facts(t, analyze)[0] for t in descriptions]
+    assert qualifiers == [{"esrd"}, frozenset()]
+    fused = {0: 1.0, 1: 0.97}
+    plain = apply_qualifier_agreement(
+        fused, stated_qualifiers(frozenset(analyze("madeupatroban 50 mg"))), qualifiers.__getitem__, 0.1
+    )
+    assert max(plain, key=plain.get) == 1
+    dialysis = stated_qualifiers(frozenset(analyze("madeupatroban for dialysis patient")))
+    assert "esrd" in dialysis and apply_qualifier_agreement(fused, dialysis, qualifiers.__getitem__, 0.1) == fused
+
+
+def test_a_strength_per_millilitre_implies_an_injectable():
+    from search.rerank import concentration_route
+
+    assert concentration_route("MADEUPAZOLE 2MG/ML SOLN") == {"injection"}
+    assert concentration_route("MADEUPARIN 10,000 UNITS/ML SOLN") == {"injection"}
+    assert concentration_route("MADEUPAZOLE 4 MG/5 ML SOLN") == frozenset()  # oral liquids are per 5 ml
+    assert concentration_route("madeupazole 4 mg") == frozenset()
+
+
 def test_calibration_sees_out_of_domain_queries_whose_hits_are_all_wrong():
     from bench.tune import junk_queries
 
