@@ -206,9 +206,12 @@ def apply_negation_agreement(
     return penalize_near_top(fused, lambda row: negations_conflict(facts_of(row), query), penalty)
 
 
-# Blood-component processing (P codes) and drug formulations that make a different, separately coded
-# product: billed only when ordered, so a query that does not state them means the plain product.
-UNSTATED_QUALIFIERS = "irradiated retested hla cmv pathogen washed deglycerolized liposome liposomal pegylated esrd"
+# Blood-component processing (P codes), drug formulations, and patients a code is reserved for (ESRD on
+# dialysis, congenital cardiac anomalies) that make a different, separately coded product or service:
+# billed only when stated, so a query that does not state them means the plain one.
+UNSTATED_QUALIFIERS = (
+    "irradiated retested hla cmv pathogen washed deglycerolized liposome liposomal pegylated esrd congenital"
+)
 
 # A query that says one of these states the qualifier: "epogen for dialysis patient" means the ESRD code.
 QUALIFIER_IMPLIED_BY = {"dialysi": "esrd", "hemodialysi": "esrd"}

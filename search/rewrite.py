@@ -41,6 +41,8 @@ MAX_COMPLETIONS = 3
 # Expansions that replace the user's word by the one meant (shown as "did you mean").
 CORRECTION_KINDS = frozenset({"typo", "truncation", "contraction"})
 VOWELS = frozenset("aeiou")
+# Expansion kinds that say what a short form stands for; a word may have several (chosen by context).
+AMBIGUOUS_KINDS = frozenset({"abbreviation", "shorthand"})
 MIN_CONTRACTED = 3  # consonants: "jnt", "prb" are contractions, "st" is too short to tell
 # In a drug order ("ABATACEPT 250 MG SOLR 1 EACH VIAL") these words say how the drug is packed, not which
 # drug it is: they weigh like numbers and stay out of the embedded text, where "vial", "powder for
@@ -154,6 +156,7 @@ class QueryRewriter:
                 for word in key.split():
                     known.setdefault(word, 1)
         self._known = known
+        self._table_keys = frozenset(knowledge.shorthand) | frozenset(knowledge.phrases)
         self._table_words = frozenset(
             word
             for table in (knowledge.brand_to_generics, knowledge.phrases, knowledge.shorthand)
@@ -196,6 +199,9 @@ class QueryRewriter:
         position = 0
         while position < len(words):
             used, found = self._phrase_at(words, position)
+            if used == 1:  # one word the tables give several meanings: the one its neighbours go with
+                merged = {(e.target, e.kind): e for e in found + self._single(words[position])}
+                found = self._meaning_in_context(list(merged.values()), words)
             if found:
                 expansions.extend(found)
                 phrase = " ".join(words[position : position + used])
@@ -208,7 +214,7 @@ class QueryRewriter:
             position += 1
             if word in packaging:
                 continue
-            single = self._single(word)
+            single = self._meaning_in_context(self._single(word), words)
             expansions.extend(single)
             replaced = [e.target for e in single if e.kind in ("shorthand", "spelling")]
             semantic.append(" ".join(dict.fromkeys(replaced)) if replaced else word)
@@ -364,11 +370,17 @@ class QueryRewriter:
         return tokens
 
     def _split_compounds(self, tokens: list[str]) -> list[str]:
-        """``mg/ml`` or ``sodium-free`` become their parts unless the table knows the whole (``w/o``)."""
+        """``mg/ml`` or ``sodium-free`` become their parts unless the table knows the whole (``w/o``); letters
+        written with a slash that the tables know written together stay one word (``L/R`` is ``lr``)."""
         out: list[str] = []
         for token in tokens:
             if ("/" in token or "-" in token) and token not in self._known:
-                out.extend(part for part in re.split(r"[-/]", token) if part)
+                parts = [part for part in re.split(r"[-/]", token) if part]
+                joined = "".join(parts)
+                if all(len(part) <= 2 for part in parts) and joined in self._table_keys:
+                    out.append(joined)
+                else:
+                    out.extend(parts)
             else:
                 out.append(token)
         return out
@@ -384,6 +396,27 @@ class QueryRewriter:
             if found:
                 return length, found
         return 0, []
+
+    def _meaning_in_context(self, found: list[Expansion], words: list[str]) -> list[Expansion]:
+        """Of an ambiguous abbreviation's meanings (LR: lactated ringers, leukocytes reduced), those whose words
+        share most records with the query's other words; all of them when the other words do not tell."""
+        meanings = list(dict.fromkeys(e.target for e in found if e.kind in AMBIGUOUS_KINDS))
+        if len(meanings) < 2 or self._cooccurrence is None:
+            return found
+        source = found[0].source
+        context = [w for w in words if w != source and w.isalpha() and len(w) > 2 and w in self._vocabulary]
+        if not context:
+            return found
+
+        def support(meaning: str) -> int:
+            meaning_words = [w for w in meaning.split() if len(w) > 2 and w in self._vocabulary]
+            return min((self._cooccurrence(w, context) for w in meaning_words), default=0)
+
+        scores = {meaning: support(meaning) for meaning in meanings}
+        best = max(scores.values())
+        if best == 0:
+            return found
+        return [e for e in found if e.kind not in AMBIGUOUS_KINDS or scores[e.target] == best]
 
     def _single(self, token: str) -> list[Expansion]:
         knowledge = self._knowledge

@@ -276,6 +276,27 @@ def test_crosswalk_drug_names_lose_their_packaging_words():
     assert drug_name_synonym("KIT") == "kit"  # nothing else to keep
 
 
+def test_an_ambiguous_abbreviation_takes_the_meaning_its_neighbours_go_with():
+    knowledge = Knowledge(
+        phrases={"lr": [("lactated ringers", "abbreviation")]},
+        shorthand={"lr": ["leukocytes reduced"]},
+    )
+    vocabulary = {"platelets": 9, "leukocytes": 12, "reduced": 20, "lactated": 4, "ringers": 4, "dextrose": 30}
+    together = {("leukocytes", "platelets"): 6, ("reduced", "platelets"): 6, ("lactated", "dextrose"): 3}
+    together |= {("ringers", "dextrose"): 3}
+
+    def cooccurrence(word: str, others: list[str]) -> int:
+        return sum(together.get((word, other), 0) for other in others)
+
+    def meanings(query: str) -> set[str]:
+        rewriter = QueryRewriter(knowledge, vocabulary, cooccurrence=cooccurrence)
+        return {e.target for e in rewriter.rewrite(query).expansions if e.source == "lr"}
+
+    assert meanings("PLATELETS PHER L/R IRRAD") == {"leukocytes reduced"}  # L/R is the table's lr
+    assert meanings("D5 LR 1000 ML dextrose") == {"lactated ringers"}
+    assert meanings("LR") == {"lactated ringers", "leukocytes reduced"}  # nothing to tell: both
+
+
 def test_words_of_the_language_are_never_corrected():
     vocabulary = {"bands": 40, "knee": 90, "more": 30}
     plain = QueryRewriter(Knowledge(), vocabulary).rewrite("machine that bends my knee")
