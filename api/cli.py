@@ -16,7 +16,7 @@ import click
 from api.context import AppContext
 from indexer.errors import CodefinderError
 from indexer.settings import Settings
-from search.engine import MODES, SearchEngine, SearchOptions
+from search.engine import CARE_SETTINGS, MODES, SearchEngine, SearchOptions
 from search.filters import Filters
 
 EXIT_USER_ERROR = 1
@@ -75,6 +75,15 @@ def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+SETTING_OPTION = click.option(
+    "--setting",
+    type=click.Choice(CARE_SETTINGS),
+    default="any",
+    show_default=True,
+    help="Who bills: hospital prefers the OPPS device category C codes for implants.",
+)
+
+
 def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(
         [
@@ -84,6 +93,7 @@ def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--kind", type=click.Choice(["code", "modifier"]), default=None),
             click.option("--include-terminated", is_flag=True, help="Also return terminated codes."),
             click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Status as of this date."),
+            SETTING_OPTION,
         ]
     ):
         command = option(command)
@@ -169,9 +179,10 @@ def _options(
     kind: str | None,
     include_terminated: bool,
     as_of: dt.datetime | None,
+    setting: str,
 ) -> SearchOptions:
     filters = Filters.checked(system, level, section, kind, include_terminated, as_of.date() if as_of else None)
-    return SearchOptions(limit=limit, offset=offset, mode=mode, filters=filters)
+    return SearchOptions(limit=limit, offset=offset, mode=mode, filters=filters, setting=setting)
 
 
 @main.command()
@@ -290,6 +301,7 @@ def lookup(ctx: click.Context, index: Path | None, data_dir: Path | None, code: 
 )
 @click.option("--worst", type=click.IntRange(0, 500), default=15, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
+@SETTING_OPTION
 @click.pass_context
 def evaluate_command(
     ctx: click.Context,
@@ -300,6 +312,7 @@ def evaluate_command(
     cap_per_code: int | None,
     worst: int,
     as_json: bool,
+    setting: str,
 ) -> None:
     """Recall@1/5/10 and MRR on a labeled file (query|description, gold|code)."""
     from search.evaluate import evaluate, read_labeled
@@ -307,9 +320,10 @@ def evaluate_command(
     app = _context(ctx, index, data_dir)
     items = read_labeled(labeled_file, cap_per_code)
     engine = app.engine()
-    report = evaluate(items, _ranker(engine, mode), worst=worst)
+    report = evaluate(items, _ranker(engine, mode, setting), worst=worst)
     if as_json:
-        click.echo(json.dumps({"file": str(labeled_file), "mode": mode, **report.to_dict()}, indent=2))
+        payload = {"file": str(labeled_file), "mode": mode, "setting": setting, **report.to_dict()}
+        click.echo(json.dumps(payload, indent=2))
         return
     header = f"{'group':<14}{'n':>6}{'R@1':>8}{'R@5':>8}{'R@10':>8}{'MRR':>8}"
     click.echo(f"{labeled_file.name}, mode {mode}, median {report.median_ms:.1f} ms/query")
@@ -363,8 +377,8 @@ def serve(
     uvicorn.run(app, host=host, port=port, workers=1, log_level=log_level, access_log=False)
 
 
-def _ranker(engine: SearchEngine, mode: str) -> Callable[[str], tuple[list[str], float]]:
-    options = SearchOptions(limit=10, mode=mode, filters=Filters(include_terminated=True))
+def _ranker(engine: SearchEngine, mode: str, setting: str = "any") -> Callable[[str], tuple[list[str], float]]:
+    options = SearchOptions(limit=10, mode=mode, filters=Filters(include_terminated=True), setting=setting)
 
     def ranked(query: str) -> tuple[list[str], float]:
         try:

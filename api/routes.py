@@ -14,6 +14,7 @@ from api import limits
 from api.deadline import check_deadline
 from api.errors import UnknownCode
 from api.schemas import (
+    SETTING_DESCRIPTION,
     AutocompleteOut,
     BatchSearchIn,
     BatchSearchOut,
@@ -27,7 +28,7 @@ from api.schemas import (
 )
 from api.service import Service, pinned_engine
 from indexer.errors import QueryError
-from search.engine import MODES, SearchEngine, SearchOptions
+from search.engine import CARE_SETTINGS, MODES, SearchEngine, SearchOptions
 from search.filters import Filters
 from search.query import normalize_query
 from search.verify import record_dict, verify, verify_many
@@ -66,6 +67,12 @@ def checked_mode(mode: str) -> str:
     return mode
 
 
+def checked_setting(setting: str) -> str:
+    if setting not in CARE_SETTINGS:
+        raise QueryError(f"setting must be one of {', '.join(CARE_SETTINGS)}")
+    return setting
+
+
 Q = Annotated[str, Query(description=f"description, code or code prefix; at most {limits.MAX_QUERY_CHARS} characters")]
 Limit = Annotated[int, Query(ge=1, le=limits.MAX_LIMIT)]
 Offset = Annotated[int, Query(ge=0, le=limits.MAX_OFFSET)]
@@ -84,11 +91,14 @@ def search(
     kind: Annotated[str | None, Query(max_length=16, description="code or modifier")] = None,
     include_terminated: bool = False,
     as_of: dt.date | None = None,
+    setting: Annotated[str, Query(max_length=16, description=SETTING_DESCRIPTION)] = "any",
 ) -> dict[str, Any]:
     """Ranked codes for a description, with why each matched."""
     engine = pinned_engine(request)
     filters = Filters.checked(system, level, section, kind, include_terminated, as_of)
-    options = SearchOptions(limit=limit, offset=offset, mode=checked_mode(mode), filters=filters)
+    options = SearchOptions(
+        limit=limit, offset=offset, mode=checked_mode(mode), filters=filters, setting=checked_setting(setting)
+    )
     return fast_json(engine.search(checked_query(q), options).to_dict())
 
 
@@ -99,7 +109,7 @@ def search_batch(request: Request, body: BatchSearchIn) -> dict[str, Any]:
     """Up to 100 queries in one call; one result list each, in order."""
     engine = pinned_engine(request)
     started = time.perf_counter()
-    options = SearchOptions(limit=body.limit, mode=checked_mode(body.mode))
+    options = SearchOptions(limit=body.limit, mode=checked_mode(body.mode), setting=checked_setting(body.setting))
     queries = [checked_query(text, f"queries[{i}]") for i, text in enumerate(body.queries)]
     if options.mode != "keyword":
         engine.prime_embeddings(queries)
@@ -175,13 +185,15 @@ def verify_batch(request: Request, body: VerifyBatchIn) -> dict[str, Any]:
     started = time.perf_counter()
     descriptions = [checked_query(item.description, f"items[{i}].description") for i, item in enumerate(body.items)]
     pairs = list(zip(descriptions, [item.code for item in body.items], strict=True))
-    verified = verify_many(engine, pairs, check=lambda: check_deadline(request))
+    setting = checked_setting(body.setting)
+    verified = verify_many(engine, pairs, check=lambda: check_deadline(request), setting=setting)
     results = [result.to_dict() for result in verified]
     return fast_json({"results": results, "index_version": engine.index.build_id, "took_ms": _ms(started)})
 
 
 def _verify(engine: SearchEngine, item: VerifyIn, name: str = "description") -> dict[str, Any]:
-    return verify(engine, checked_query(item.description, name), item.code).to_dict()
+    description = checked_query(item.description, name)
+    return verify(engine, description, item.code, setting=checked_setting(item.setting)).to_dict()
 
 
 @router.get("/healthz", tags=["operations"])

@@ -100,10 +100,14 @@ class AutocompleteOut(BaseModel):
     index_version: str
 
 
+SETTING_DESCRIPTION = "who bills: any, or hospital (prefers the OPPS device category C codes for implants)"
+
+
 class BatchSearchIn(BaseModel):
     queries: list[str] = Field(min_length=1, max_length=limits.MAX_BATCH_QUERIES)
     limit: int = Field(default=10, ge=1, le=limits.MAX_LIMIT)
     mode: str = "hybrid"
+    setting: str = Field(default="any", max_length=16, description=SETTING_DESCRIPTION)
 
 
 class BatchSearchOut(BaseModel):
@@ -121,9 +125,13 @@ def clean_code(code: str) -> str:
     return cleaned
 
 
-class VerifyIn(BaseModel):
+class VerifyItemIn(BaseModel):
     description: str = Field(max_length=4 * limits.MAX_QUERY_CHARS)
     code: Annotated[str, AfterValidator(clean_code)] = Field(min_length=1, max_length=limits.MAX_CODE_CHARS)
+
+
+class VerifyIn(VerifyItemIn):
+    setting: str = Field(default="any", max_length=16, description=SETTING_DESCRIPTION)
 
 
 class VerifyOut(BaseModel):
@@ -139,7 +147,8 @@ class VerifyOut(BaseModel):
 
 
 class VerifyBatchIn(BaseModel):
-    items: list[VerifyIn] = Field(min_length=1, max_length=limits.MAX_VERIFY_ITEMS)
+    items: list[VerifyItemIn] = Field(min_length=1, max_length=limits.MAX_VERIFY_ITEMS)
+    setting: str = Field(default="any", max_length=16, description=SETTING_DESCRIPTION)
 
 
 class VerifyBatchOut(BaseModel):

@@ -22,6 +22,8 @@ from search.verify import verify
 
 QUERY_FILE = PROJECT_ROOT / "data" / "eval" / "queries.csv"
 CAP_PER_CODE = 3
+# The dev chargemaster is hospitals' charge lines: it is searched as a hospital would search it.
+CHARGEMASTER_SETTING = "hospital"
 
 
 class CachingEncoder:
@@ -76,8 +78,10 @@ class Workbench:
         return SearchEngine(self.index, self.encoder.inner, self.settings.model_copy(update=overrides))
 
 
-def ranker(engine: SearchEngine, mode: str = "hybrid") -> Callable[[str], tuple[list[str], float]]:
-    options = SearchOptions(limit=10, mode=mode, filters=Filters(include_terminated=True))
+def ranker(
+    engine: SearchEngine, mode: str = "hybrid", setting: str = "any"
+) -> Callable[[str], tuple[list[str], float]]:
+    options = SearchOptions(limit=10, mode=mode, filters=Filters(include_terminated=True), setting=setting)
 
     def ranked(query: str) -> tuple[list[str], float]:
         started = time.perf_counter()
@@ -87,8 +91,8 @@ def ranker(engine: SearchEngine, mode: str = "hybrid") -> Callable[[str], tuple[
     return ranked
 
 
-def run_eval(engine: SearchEngine, items: list[LabeledQuery], mode: str = "hybrid") -> Report:
-    return evaluate(items, ranker(engine, mode), worst=25)
+def run_eval(engine: SearchEngine, items: list[LabeledQuery], mode: str = "hybrid", setting: str = "any") -> Report:
+    return evaluate(items, ranker(engine, mode, setting), worst=25)
 
 
 def verify_pairs(engine: SearchEngine, items: list[LabeledQuery], seed: int = 7) -> list[tuple[str, str, bool]]:

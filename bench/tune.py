@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.devdata import DevData, Workbench, run_eval, verify_pairs, verify_scores
+from bench.devdata import CHARGEMASTER_SETTING, DevData, Workbench, run_eval, verify_pairs, verify_scores
 from indexer.settings import PROJECT_ROOT
 from search.confidence import Calibration, expected_calibration_error, fit_logistic, reliability, roc_auc
 from search.engine import SearchOptions
@@ -47,7 +47,7 @@ NO_CALIBRATION = PROJECT_ROOT / "data" / "no-calibration.json"
 
 def objective(bench: Workbench, dev: DevData, params: dict[str, Any]) -> tuple[float, dict[str, float]]:
     engine = bench.engine(**params, calibration_file=NO_CALIBRATION)  # ranking only: skip confidences
-    cdm = run_eval(engine, dev.chargemaster).overall
+    cdm = run_eval(engine, dev.chargemaster, setting=CHARGEMASTER_SETTING).overall
     mine = run_eval(engine, dev.queries).overall
     metrics = {
         "cdm_r1": cdm.recall[1],
@@ -82,10 +82,10 @@ def coordinate_ascent(bench: Workbench, dev: DevData, rounds: int = 2) -> tuple[
     return params, history
 
 
-def collect_features(engine, items) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+def collect_features(engine, items, setting: str = "any") -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
     """Features of each query's top 10 text hits, labelled right (in gold) or wrong."""
     rows, labels = [], []
-    options = SearchOptions(limit=10, mode="hybrid", filters=Filters(include_terminated=True))
+    options = SearchOptions(limit=10, mode="hybrid", filters=Filters(include_terminated=True), setting=setting)
     for item in items:
         run = engine.run(item.query, options)
         for row, _score, match in run.ordered[:10]:
@@ -127,7 +127,9 @@ def main() -> None:
     print("chosen:", json.dumps(params), flush=True)
 
     engine = bench.engine(**params, calibration_file=NO_CALIBRATION)
-    features, labels = collect_features(engine, dev.chargemaster + dev.queries)
+    cdm_features, cdm_labels = collect_features(engine, dev.chargemaster, CHARGEMASTER_SETTING)
+    query_features, query_labels = collect_features(engine, dev.queries)
+    features, labels = np.concatenate([cdm_features, query_features]), np.concatenate([cdm_labels, query_labels])
     junk_features, junk_labels = collect_features(engine, junk_queries(engine.index.lexicon))
     weights, bias = fit_logistic(np.vstack([features, junk_features]), np.concatenate([labels, junk_labels]))
     calibration = Calibration(

@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     negation_penalty: float = 0.2
     qualifier_penalty: float = 0.2
     modifier_weight: float = 0.5
+    # setting=hospital: near-top OPPS device category C codes score this much more than DMEPOS siblings.
+    hospital_device_bonus: float = 0.1
     # Terminated codes, shown only on request, score this fraction of a current code's score.
     terminated_weight: float = 0.5
 

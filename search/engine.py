@@ -30,6 +30,7 @@ from search.query import CodeIntent, code_intent, codes_with_prefix, normalize_q
 from search.rerank import (
     UNSTATED_QUALIFIERS,
     apply_dose_agreement,
+    apply_hospital_devices,
     apply_modifier_weight,
     apply_negation_agreement,
     apply_qualifier_agreement,
@@ -48,6 +49,9 @@ from search.vector import VectorRetriever
 log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "keyword", "semantic")
+# Who bills: "any", or "hospital" (a hospital outpatient department or chargemaster under OPPS, which
+# reports implanted devices with the device category C codes rather than the DMEPOS L, A and E codes).
+CARE_SETTINGS = ("any", "hospital")
 MAX_PREFIX_CODES = 500
 
 
@@ -57,6 +61,7 @@ class SearchOptions:
     offset: int = 0
     mode: str = "hybrid"
     filters: Filters = field(default_factory=Filters)
+    setting: str = "any"
 
 
 class SearchEngine:
@@ -218,6 +223,8 @@ class SearchEngine:
     def _checked_query(self, text: str, options: SearchOptions) -> str:
         if options.mode not in MODES:
             raise QueryError(f"mode must be one of {', '.join(MODES)}, got {options.mode!r}")
+        if options.setting not in CARE_SETTINGS:
+            raise QueryError(f"setting must be one of {', '.join(CARE_SETTINGS)}, got {options.setting!r}")
         query = normalize_query(text)
         if not query:
             raise QueryError("the query is empty")
@@ -260,7 +267,7 @@ class SearchEngine:
                 degraded.append("semantic")
                 if options.mode == "semantic":
                     raise
-        reranked = self._rerank(self._fuse(rankings, self._weights, self.settings.rrf_k), rewritten)
+        reranked = self._rerank(self._fuse(rankings, self._weights, self.settings.rrf_k), rewritten, options.setting)
         fused = ordered(self._current_first(reranked, today))
         fused = self._unclassified_first(fused, rewritten, mask)
         code_set = set(code_rows)
@@ -281,7 +288,7 @@ class SearchEngine:
             exact_codes=set(intent.exact),
         )
 
-    def _rerank(self, fused: dict[int, float], rewritten: RewrittenQuery) -> dict[int, float]:
+    def _rerank(self, fused: dict[int, float], rewritten: RewrittenQuery, setting: str = "any") -> dict[int, float]:
         settings = self.settings
         if settings.use_knowledge and self.index.knowledge is not None:
             units = self.index.knowledge.unit_canonical
@@ -294,6 +301,8 @@ class SearchEngine:
             if settings.negation_penalty > 0:
                 said = negation_facts(rewritten.semantic_text, self._stems)
                 fused = apply_negation_agreement(fused, said, self._negations, settings.negation_penalty)
+        if setting == "hospital":
+            fused = apply_hospital_devices(fused, self.index.records, settings.hospital_device_bonus)
         return apply_modifier_weight(fused, self.index.records, settings.modifier_weight)
 
     def _current_first(self, fused: dict[int, float], today: dt.date) -> dict[int, float]:

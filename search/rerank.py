@@ -13,6 +13,8 @@
   "… irradiated", "… donor retested", "… HLA-matched": a processing or formulation qualifier the query does
   not state names another product than the plain one; likewise "for ESRD on dialysis" (stated by "esrd"
   or "dialysis") against the plain or "non-ESRD" sibling;
+- hospital setting: when the caller says a hospital bills (``setting=hospital``), the OPPS device category
+  C codes are preferred to the DMEPOS codes for the same implant (C1789 over L8600 for a breast implant);
 - modifiers: two-character modifiers rank below procedure codes for a text query, since a coder
   describing a service wants its code (filter kind=modifier, or type the modifier, to get them).
 """
@@ -230,6 +232,22 @@ def apply_qualifier_agreement(
 ) -> dict[int, float]:
     """Multiply by (1 - penalty) the near-top rows carrying a qualifier the query does not state."""
     return penalize_near_top(fused, lambda row: bool(qualifiers_of(row) - query_stems), penalty)
+
+
+# HCPCS C codes C1000-C2999 are the OPPS device categories ("Catheter, hemodialysis/peritoneal, long-term",
+# "Prosthesis, breast (implantable)"): hospitals report implanted devices with them (CMS's device-to-procedure
+# edits require them), where a supplier would bill the DMEPOS L, A or E code for the same item.
+OPPS_DEVICE_PREFIXES = ("C1", "C2")
+
+
+def is_opps_device_category(record: CodeRecord) -> bool:
+    return record.system == "HCPCS" and record.code.startswith(OPPS_DEVICE_PREFIXES)
+
+
+def apply_hospital_devices(fused: dict[int, float], records: list[CodeRecord], bonus: float) -> dict[int, float]:
+    """In the hospital setting, near-top device category C codes are preferred to their DMEPOS siblings."""
+    wanted = frozenset({True})
+    return boost_agreeing(fused, wanted, lambda row: frozenset({is_opps_device_category(records[row])}), bonus)
 
 
 def apply_modifier_weight(fused: dict[int, float], records: list[CodeRecord], weight: float) -> dict[int, float]:

@@ -62,13 +62,18 @@ def record_dict(record: CodeRecord, as_of: dt.date | None = None) -> dict[str, A
 
 
 def verify(
-    engine: SearchEngine, description: str, code: str, as_of: dt.date | None = None, candidates: int = 5
+    engine: SearchEngine,
+    description: str,
+    code: str,
+    as_of: dt.date | None = None,
+    candidates: int = 5,
+    setting: str = "any",
 ) -> Verification:
     normalized_code = code.strip().upper()
     record = engine.lookup(normalized_code)
     if record is None:
         return unknown_code(engine, description, normalized_code)
-    run = engine.run(description, verify_options(engine, as_of))
+    run = engine.run(description, verify_options(engine, as_of, setting))
     return judge(engine, run, description, normalized_code, record, candidates)
 
 
@@ -78,6 +83,7 @@ def verify_many(
     as_of: dt.date | None = None,
     candidates: int = 5,
     check: Callable[[], None] | None = None,
+    setting: str = "any",
 ) -> list[Verification]:
     """Verify many (description, code) pairs, each as ``verify`` would from the same query vector.
     Descriptions that normalize alike are searched once (QA files repeat them, each with several codes),
@@ -97,7 +103,7 @@ def verify_many(
     members = list(groups.values())
     # one description of each group, as given: run_many normalizes it exactly as verify's run would
     descriptions = [pairs[group[0][0]][0] for group in members]
-    for position, run in engine.run_many(descriptions, verify_options(engine, as_of)):
+    for position, run in engine.run_many(descriptions, verify_options(engine, as_of, setting)):
         for i, record in members[position]:
             results[i] = judge(engine, run, pairs[i][0], codes[i], record, candidates)
         if check is not None:
@@ -105,10 +111,13 @@ def verify_many(
     return [result for result in results if result is not None]
 
 
-def verify_options(engine: SearchEngine, as_of: dt.date | None) -> SearchOptions:
+def verify_options(engine: SearchEngine, as_of: dt.date | None, setting: str = "any") -> SearchOptions:
     """A verification searches deep enough to rank the code, terminated codes included."""
     return SearchOptions(
-        limit=engine.settings.verify_depth, mode="hybrid", filters=Filters(include_terminated=True, as_of=as_of)
+        limit=engine.settings.verify_depth,
+        mode="hybrid",
+        filters=Filters(include_terminated=True, as_of=as_of),
+        setting=setting,
     )
 
 

@@ -79,6 +79,7 @@ def test_code_and_prefix_queries(client):
         ({"q": "walker", "offset": limits.MAX_OFFSET + 1}, "offset"),
         ({"q": "walker", "offset": -1}, "offset"),
         ({"q": "walker", "mode": "magic"}, "mode must be"),
+        ({"q": "walker", "setting": "clinic"}, "setting must be"),
         ({"q": "walker", "section": "EE"}, "one letter"),
         ({"q": "walker", "level": "nope"}, "unknown level"),
         ({"q": "walker", "system": "ICD"}, "unknown system"),
@@ -352,3 +353,17 @@ def test_openapi_documents_the_endpoints(client):
 def test_web_page_is_served(client):
     page = client.get("/")
     assert page.status_code == 200 and "codefinder" in page.text.lower()
+
+
+def test_the_hospital_setting_is_accepted_everywhere_a_search_runs(client):
+    assert (
+        client.get("/search", params={"q": "anchor screw", "setting": "hospital"}).json()["hits"][0]["code"] == "C1713"
+    )
+    batch = client.post("/search/batch", json={"queries": ["anchor screw"], "setting": "hospital"})
+    assert batch.status_code == 200 and batch.json()["results"][0]["hits"][0]["code"] == "C1713"
+    one = client.post("/verify", json={"description": "anchor screw", "code": "C1713", "setting": "hospital"})
+    assert one.status_code == 200 and one.json()["rank"] == 1
+    items = [{"description": "anchor screw", "code": "C1713"}]
+    assert client.post("/verify/batch", json={"items": items, "setting": "hospital"}).status_code == 200
+    refused = client.post("/verify/batch", json={"items": items, "setting": "dme"})
+    assert refused.status_code == 422 and "setting must be" in refused.json()["detail"]

@@ -224,6 +224,14 @@ def test_kind_filter_reruns_the_search(page):
     expect(page.locator("#empty")).to_contain_text("No codes match")
 
 
+def test_setting_reruns_the_search_for_a_hospital(page):
+    type_query(page, "anchor screw")
+    wait_for_first(page, "C1713")
+    with page.expect_request(lambda request: "setting=hospital" in request.url):
+        page.select_option("#f-setting", "hospital")
+    wait_for_first(page, "C1713")
+
+
 def test_include_terminated_shows_the_terminated_code(page):
     type_query(page, "screening mammography")
     expect(page.locator("#summary")).to_contain_text("result")

@@ -139,3 +139,10 @@ def test_unexpected_errors_are_one_line_too(run, tmp_path):
     (broken / "current").symlink_to(Path("builds") / "x")
     (broken / "builds" / "x" / "manifest.json").write_text("{not json")
     assert "manifest.json unreadable" in one_line_error(run("search", "cpap", "--index", str(broken)))
+
+
+def test_search_in_the_hospital_setting(built, run):
+    result = run("search", "anchor screw", "--setting", "hospital", "--json")
+    assert result.exit_code == 0 and json.loads(result.output)["hits"][0]["code"] == "C1713"
+    refused = run("search", "anchor screw", "--setting", "dme")
+    assert refused.exit_code != 0 and "Traceback" not in refused.output and "--setting" in refused.output

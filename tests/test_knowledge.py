@@ -478,6 +478,22 @@ def test_a_strength_per_millilitre_implies_an_injectable():
     assert concentration_route("madeupazole 4 mg") == frozenset()
 
 
+def test_the_hospital_setting_prefers_the_device_category_c_code_to_its_dmepos_sibling():
+    from search.rerank import apply_hospital_devices, is_opps_device_category
+
+    records = [
+        CodeRecord.new("L9990", long_description="Implantation of made-up prosthesis, silicone"),
+        CodeRecord.new("C1999", long_description="Prosthesis, made-up (implantable)"),
+        CodeRecord.new("C9999", long_description="Injection, made-up drug, 1 mg"),  # a drug C code: no device
+    ]
+    assert [is_opps_device_category(r) for r in records] == [False, True, False]
+    fused = {0: 1.0, 1: 0.95, 2: 0.97}
+    hospital = apply_hospital_devices(fused, records, bonus=0.1)
+    assert max(hospital, key=hospital.get) == 1 and hospital[2] == fused[2]
+    far = apply_hospital_devices({0: 1.0, 1: 0.5}, records, bonus=0.1)
+    assert far[1] == 0.5  # only near-top siblings are reordered
+
+
 def test_calibration_sees_out_of_domain_queries_whose_hits_are_all_wrong():
     from bench.tune import junk_queries
 

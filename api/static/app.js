@@ -14,6 +14,7 @@
     section: byId("f-section"),
     kind: byId("f-kind"),
     mode: byId("f-mode"),
+    setting: byId("f-setting"),
     terminated: byId("f-terminated"),
     suggestions: byId("suggestions"),
     summary: byId("summary"),
@@ -200,6 +201,7 @@
     if (els.section.value) params.set("section", els.section.value);
     if (els.kind.value) params.set("kind", els.kind.value);
     if (els.terminated.checked) params.set("include_terminated", "true");
+    if (els.setting.value !== "any") params.set("setting", els.setting.value);
     return params;
   }
 
@@ -721,7 +723,7 @@
       const data = await getJSON("/verify", {
         method: "POST",
         headers: { Accept: "application/json", "Content-Type": "application/json" },
-        body: JSON.stringify({ description, code }),
+        body: JSON.stringify({ description, code, setting: els.setting.value }),
         signal,
       });
       if (!isCurrent("verify", seq)) return;
@@ -847,7 +849,9 @@
     event.preventDefault();
     runSearch();
   });
-  for (const el of [els.section, els.kind, els.mode, els.terminated]) el.addEventListener("change", onFilterChange);
+  for (const el of [els.section, els.kind, els.mode, els.setting, els.terminated]) {
+    el.addEventListener("change", onFilterChange);
+  }
   els.results.addEventListener("focus", () => {
     if (state.highlight < 0 && state.hits.length) setHighlight(0);
   });
