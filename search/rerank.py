@@ -29,6 +29,10 @@ from indexer.records import CodeRecord
 DOSE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
 UP_TO = re.compile(r"up to (\d+(?:\.\d+)?)\s*([a-z]+)")
 CEILING = "<="  # marks a record's "up to X mg" dose: any query dose of at most X mg agrees with it
+FLOOR = ">="  # "400 or greater mg/ml": any query dose of at least 400 mg agrees with it
+# "300-399 mg/ml iodine": a band; stored as (399, "300<mg"), any query dose from 300 to 399 mg agrees
+BAND = re.compile(r"(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*([a-z]+)")
+OR_GREATER = re.compile(r"(\d+(?:\.\d+)?)\s*(?:or greater|or more|and above)\s*([a-z]+)")
 DOSE_BAND = 0.7
 DOSE_UNITS = {"mg", "mcg", "g", "ml", "unit", "meq", "mci", "uci", "l", "minute", "hour"}
 
@@ -53,22 +57,40 @@ def parse_doses(text: str, unit_canonical: Mapping[str, str]) -> frozenset[tuple
 
 
 def record_doses(record: CodeRecord, unit_canonical: Mapping[str, str]) -> frozenset[tuple[float, str]]:
-    """The doses a code is billed per; "up to 4 mg" also yields (4.0, "<=mg"), a ceiling."""
+    """The doses a code is billed per; "up to 4 mg" also yields (4.0, "<=mg"), a ceiling, "400 or greater
+    mg/ml" (400.0, ">=mg"), a floor, and "300-399 mg/ml" (399.0, "300<mg"), a band."""
     text = " ".join(filter(None, [record.long_description, record.short_description, record.drug_dosage]))
-    stated = " ".join(f"{amount} {unit}" for amount, unit in UP_TO.findall(text.lower().replace(",", "")))
+    lowered = text.lower().replace(",", "")
+    stated = " ".join(f"{amount} {unit}" for amount, unit in UP_TO.findall(lowered))
     ceilings = {(amount, CEILING + unit) for amount, unit in parse_doses(stated, unit_canonical)}
-    return parse_doses(text, unit_canonical) | ceilings
+    floors = {
+        (float(amount), FLOOR + unit_canonical.get(unit, unit))
+        for amount, unit in OR_GREATER.findall(lowered)
+        if unit_canonical.get(unit, unit) in DOSE_UNITS
+    }
+    bands = {
+        (float(high), f"{float(low)}<{unit_canonical.get(unit, unit)}")
+        for low, high, unit in BAND.findall(lowered)
+        if unit_canonical.get(unit, unit) in DOSE_UNITS and float(low) < float(high)
+    }
+    return parse_doses(text, unit_canonical) | ceilings | floors | bands
 
 
 def doses_agree(record: frozenset[tuple[float, str]], query: frozenset[tuple[float, str]]) -> bool:
     """A query dose equals one the code is billed per, or is within one of its "up to" ceilings."""
     if record & query:
         return True
-    return any(
-        unit.startswith(CEILING) and (wanted_unit == unit[len(CEILING) :]) and wanted <= ceiling
-        for ceiling, unit in record
-        for wanted, wanted_unit in query
-    )
+    return any(_within(amount, unit, wanted, wanted_unit) for amount, unit in record for wanted, wanted_unit in query)
+
+
+def _within(amount: float, unit: str, wanted: float, wanted_unit: str) -> bool:
+    """A query dose inside a record's ceiling, floor or band."""
+    if unit.startswith(CEILING):
+        return unit[len(CEILING) :] == wanted_unit and wanted <= amount
+    if unit.startswith(FLOOR):
+        return unit[len(FLOOR) :] == wanted_unit and wanted >= amount
+    low, band, band_unit = unit.partition("<")
+    return bool(band) and band_unit == wanted_unit and float(low) <= wanted <= amount
 
 
 def boost_agreeing(

@@ -233,6 +233,22 @@ def test_up_to_doses_agree_with_any_smaller_query_dose():
     assert doses_agree(per, parse_doses("madeupone 0.1 mg", units))
 
 
+def test_dose_bands_and_floors_agree_with_the_doses_inside_them():
+    from search.rerank import doses_agree, record_doses
+
+    units = {"mg": "mg", "ml": "ml"}
+    band = record_doses(
+        CodeRecord.new("Q9990", long_description="Made-up contrast, 200-299 mg/ml iodine, per ml"), units
+    )
+    floor = record_doses(
+        CodeRecord.new("Q9991", long_description="Made-up contrast, 400 or greater mg/ml, per ml"), units
+    )
+    assert doses_agree(band, parse_doses("MADEUPOL 240MG/ML SOLN", units))
+    assert not doses_agree(band, parse_doses("MADEUPOL 350MG/ML SOLN", units))
+    assert doses_agree(floor, parse_doses("madeupol 400 mg/ml", units))
+    assert not doses_agree(floor, parse_doses("madeupol 240 mg/ml", units))
+
+
 def test_a_word_a_chargemaster_cut_short_is_completed():
     vocabulary = {"tixagevimab": 2, "cilgavimab": 2, "injection": 900, "cilastatin": 3}
     result = QueryRewriter(Knowledge(), vocabulary).rewrite("TIXAGEV AND CILGAV INJ")
