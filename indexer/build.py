@@ -94,7 +94,7 @@ def build_index(
     history_results = read_all(history_paths, "--history")
     history_report = apply_history(records, [result.records for result in history_results])
     knowledge = load_knowledge(settings.knowledge_dir)
-    tagger = BrandTagger(knowledge)
+    tagger = BrandTagger(knowledge, records)
     for record in records:
         record.knowledge_terms = tagger.brands(record)
 

@@ -11,6 +11,7 @@ import csv
 import json
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,23 +125,48 @@ def knowledge_files(directory: Path) -> list[Path]:
 
 
 class BrandTagger:
-    """Finds the brand names of drugs whose generic name appears in a record's descriptions."""
+    """Finds the brand names of drugs whose generic name appears in a record's descriptions.
 
-    def __init__(self, knowledge: Knowledge) -> None:
+    A brand that some record names itself (in its descriptors or crosswalk drug names: "Injection, immune
+    globulin, (privigen)…", J9271's KEYTRUDA) has a code of its own: it is tagged on that record only, never
+    on the sibling codes of the same generic, where it would make every sibling match the brand."""
+
+    def __init__(self, knowledge: Knowledge, records: Iterable[CodeRecord] = ()) -> None:
         self._by_first_word: dict[str, list[tuple[list[str], list[str]]]] = defaultdict(list)
+        brand_words: dict[str, list[list[str]]] = defaultdict(list)
         for generic, brands in knowledge.generic_to_brands.items():
             words = WORD.findall(generic)
             if words:
                 self._by_first_word[words[0]].append((words, brands))
+            for brand in brands:
+                if parts := WORD.findall(brand):
+                    brand_words[parts[0]].append(parts)
+        self._brand_words = brand_words
+        self._owned = {brand for record in records for brand in self._named(record)}
+
+    def _named(self, record: CodeRecord) -> set[str]:
+        """The brands a record names itself ("ocrevus zunovo" names that brand, not "ocrevus" too)."""
+        words = _record_words(record, with_synonyms=True)
+        named = {" ".join(parts) for word in words for parts in self._brand_words.get(word, ()) if set(parts) <= words}
+        return {brand for brand in named if not any(set(brand.split()) < set(other.split()) for other in named)}
 
     def brands(self, record: CodeRecord) -> list[str]:
-        words = set(WORD.findall(f"{record.long_description or ''} {record.short_description or ''}".lower()))
+        words = _record_words(record)
+        named = self._named(record) if self._owned else set()
         found: list[str] = []
         for word in words:
             for generic_words, brands in self._by_first_word.get(word, ()):
                 if all(w in words for w in generic_words):
-                    found.extend(brand for brand in brands if brand not in record.synonyms)
-        return sorted(set(found))
+                    # a brand with a code of its own goes to that code only; the rest to every code of the generic
+                    found.extend(brand for brand in brands if brand not in self._owned or brand in named)
+        return sorted(set(found) - set(record.synonyms))
+
+
+def _record_words(record: CodeRecord, with_synonyms: bool = False) -> set[str]:
+    texts = [record.long_description or "", record.short_description or ""]
+    if with_synonyms:
+        texts += record.synonyms
+    return set(WORD.findall(" ".join(texts).lower()))
 
 
 def save_snapshot(knowledge: Knowledge, path: Path) -> None:

@@ -82,6 +82,17 @@ def test_brand_names_become_terms_of_their_drug_record():
     assert tagger.brands(CodeRecord.new("K0001", long_description="Standard wheelchair")) == []
 
 
+def test_a_brand_with_a_code_of_its_own_is_not_tagged_on_its_siblings():
+    knowledge = Knowledge(generic_to_brands={"made globulin": ["madeuprin", "otherin", "otherin max"]})
+    named = CodeRecord.new("J9901", long_description="Injection, made globulin, (madeuprin), 500 mg")
+    maxed = CodeRecord.new("J9902", long_description="Injection, made globulin, 1 g", synonyms=["otherin max"])
+    plain = CodeRecord.new("J9903", long_description="Injection, made globulin, not otherwise specified, 500 mg")
+    tagger = BrandTagger(knowledge, [named, maxed, plain])
+    assert tagger.brands(named) == ["madeuprin", "otherin"]  # its own brand, and one no code names
+    assert tagger.brands(maxed) == ["otherin"]  # "otherin max" (a synonym already) names that brand only
+    assert tagger.brands(plain) == ["otherin"]  # not madeuprin: that brand has a code of its own
+
+
 def test_tokenize_reads_units_and_thousands():
     assert tokenize("NS 1,000ML") == ["ns", "1000", "ml"]
     assert tokenize("KETOROLAC 15MG/ML") == ["ketorolac", "15", "mg/ml"]
