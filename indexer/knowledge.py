@@ -133,33 +133,49 @@ class BrandTagger:
 
     def __init__(self, knowledge: Knowledge, records: Iterable[CodeRecord] = ()) -> None:
         self._by_first_word: dict[str, list[tuple[list[str], list[str]]]] = defaultdict(list)
-        brand_words: dict[str, list[list[str]]] = defaultdict(list)
+        brand_words: dict[str, list[tuple[list[str], str]]] = defaultdict(list)
         for generic, brands in knowledge.generic_to_brands.items():
             words = WORD.findall(generic)
             if words:
                 self._by_first_word[words[0]].append((words, brands))
             for brand in brands:
                 if parts := WORD.findall(brand):
-                    brand_words[parts[0]].append(parts)
+                    brand_words[parts[0]].append((parts, brand))
         self._brand_words = brand_words
-        self._owned = {brand for record in records for brand in self._named(record)}
+        self._named_whole: set[str] = set()  # brands some record names as such ("ocrevus")
+        self._named_within: set[str] = set()  # brands some record names only inside a longer one ("gamunex-c")
+        for record in records:
+            whole, within = self._named(record)
+            self._named_whole |= whole
+            self._named_within |= within
 
-    def _named(self, record: CodeRecord) -> set[str]:
-        """The brands a record names itself ("ocrevus zunovo" names that brand, not "ocrevus" too)."""
+    def _named(self, record: CodeRecord) -> tuple[set[str], set[str]]:
+        """The brands a record names, as such and only inside a longer brand name ("ocrevus zunovo" names
+        that brand as such, "ocrevus" within it)."""
         words = _record_words(record, with_synonyms=True)
-        named = {" ".join(parts) for word in words for parts in self._brand_words.get(word, ()) if set(parts) <= words}
-        return {brand for brand in named if not any(set(brand.split()) < set(other.split()) for other in named)}
+        named = {brand: frozenset(parts) for word in words for parts, brand in self._brand_words.get(word, ())}
+        named = {brand: parts for brand, parts in named.items() if parts <= words}
+        within = {brand for brand, parts in named.items() if any(parts < other for other in named.values())}
+        return set(named) - within, within
 
     def brands(self, record: CodeRecord) -> list[str]:
         words = _record_words(record)
-        named = self._named(record) if self._owned else set()
+        whole, within = self._named(record) if self._named_whole or self._named_within else (set(), set())
         found: list[str] = []
         for word in words:
             for generic_words, brands in self._by_first_word.get(word, ()):
                 if all(w in words for w in generic_words):
-                    # a brand with a code of its own goes to that code only; the rest to every code of the generic
-                    found.extend(brand for brand in brands if brand not in self._owned or brand in named)
+                    found.extend(brand for brand in brands if self._belongs(brand, whole, within))
         return sorted(set(found) - set(record.synonyms))
+
+    def _belongs(self, brand: str, whole: set[str], within: set[str]) -> bool:
+        """A brand with a code of its own goes to that code only (the codes naming it as such, else those
+        naming it within a longer name); a brand no code names goes to every code of its generic."""
+        if brand in self._named_whole:
+            return brand in whole
+        if brand in self._named_within:
+            return brand in within or brand in whole
+        return True
 
 
 def _record_words(record: CodeRecord, with_synonyms: bool = False) -> set[str]:

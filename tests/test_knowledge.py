@@ -88,9 +88,10 @@ def test_a_brand_with_a_code_of_its_own_is_not_tagged_on_its_siblings():
     maxed = CodeRecord.new("J9902", long_description="Injection, made globulin, 1 g", synonyms=["otherin max"])
     plain = CodeRecord.new("J9903", long_description="Injection, made globulin, not otherwise specified, 500 mg")
     tagger = BrandTagger(knowledge, [named, maxed, plain])
-    assert tagger.brands(named) == ["madeuprin", "otherin"]  # its own brand, and one no code names
-    assert tagger.brands(maxed) == ["otherin"]  # "otherin max" (a synonym already) names that brand only
-    assert tagger.brands(plain) == ["otherin"]  # not madeuprin: that brand has a code of its own
+    assert tagger.brands(named) == ["madeuprin"]  # its own brand, not its competitors'
+    assert tagger.brands(maxed) == ["otherin"]  # "otherin max" (a synonym already) is the otherin line
+    assert tagger.brands(plain) == []  # every brand has a code of its own
+    assert BrandTagger(knowledge).brands(plain) == ["madeuprin", "otherin", "otherin max"]  # no codes known
 
 
 def test_tokenize_reads_units_and_thousands():
