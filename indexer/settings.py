@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     weight_long: float = 1.0
     weight_short: float = 0.3
     weight_synonyms: float = 1.2
-    weight_knowledge: float = 0.5
+    weight_knowledge: float = 1.2
     bm25_k1: float = 0.8
     bm25_b: float = 0.4
     # Synonym lists are mostly empty, so their average length is tiny; length normalization there

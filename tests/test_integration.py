@@ -12,6 +12,7 @@ from api.cli import main
 from indexer.settings import Settings
 from indexer.sources import read_source
 from search.engine import SearchOptions
+from search.filters import Filters
 from tests.conftest import shared_data_present
 
 pytestmark = pytest.mark.integration
@@ -131,6 +132,29 @@ def test_device_truncation_and_unclassified_knowledge_on_the_real_index(real_eng
     response = real_engine.search(query)
     assert code in [hit.code for hit in response.hits[:3]], [hit.code for hit in response.hits[:5]]
     assert kind in {expansion["kind"] for expansion in response.expansions}
+
+
+def test_code_history_marks_long_terminated_codes(real_engine):
+    history = real_engine.index.manifest["history"]
+    assert [source["name"] for source in history["sources"]] == [
+        "HCPC2020_OCT_ANWEB.xlsx",
+        "2019-Alpha-Numeric-HCPCS-File.zip:HCPC2019_CONTR_ANWEB.txt",
+    ]
+    assert history["filled"]["termination_date"] > 600
+    assert real_engine.lookup("C9027").termination_date == "2015-12-31"  # pembrolizumab pass-through, ended
+    assert "C9027" not in top_codes(real_engine, "pembrolizumab")
+    everything = real_engine.search("pembrolizumab", SearchOptions(filters=Filters(include_terminated=True)))
+    codes = [hit.code for hit in everything.hits]
+    assert codes[0] == "J9271" and codes.index("C9027") > 0
+
+
+def test_contractions_slashed_letters_and_the_hospital_setting_on_the_real_index(real_engine):
+    mahurkar = real_engine.search("MHRKR DIALYSIS CATHETER")
+    assert mahurkar.hits[0].code == "C1752" and "contraction" in {e["kind"] for e in mahurkar.expansions}
+    assert top_codes(real_engine, "RBC L/R", 1) == ["P9016"]  # red blood cells, leukocytes reduced
+    assert top_codes(real_engine, "implanted port chest", 1) == ["A4301"]
+    hospital = real_engine.search("implanted port chest", SearchOptions(setting="hospital"))
+    assert hospital.hits[0].code == "C1788"  # Port, indwelling (implantable): the OPPS device category
 
 
 def test_verify_on_the_real_index(real_engine):
