@@ -54,6 +54,17 @@ def read_all(paths: list[Path], option: str = "--source") -> list[SourceResult]:
     return [read_source(path) for path in paths]
 
 
+def source_entry(path: Path, result: SourceResult) -> dict[str, Any]:
+    """A source file as the manifest names it."""
+    return {
+        "name": Path(result.path).name,
+        "path": str(Path(path).resolve()),
+        "sha256": file_digest(path),
+        "shape": result.shape,
+        "records": len(result.records),
+    }
+
+
 def count_records(records: list[CodeRecord], today: dt.date) -> dict[str, Any]:
     return {
         "records": len(records),
@@ -140,27 +151,13 @@ def build_index(
                 "build_id": build_id,
                 "built_at": now.isoformat(timespec="seconds"),
                 "sources": [
-                    {
-                        "name": Path(result.path).name,
-                        "path": str(Path(path).resolve()),
-                        "sha256": file_digest(path),
-                        "shape": result.shape,
-                        "records": len(result.records),
-                        "skipped": result.skipped,
-                        "skipped_examples": result.skipped_examples,
-                    }
+                    source_entry(path, result)
+                    | {"skipped": result.skipped, "skipped_examples": result.skipped_examples}
                     for path, result in zip(paths, results, strict=False)
                 ],
                 "history": {
                     "sources": [
-                        {
-                            "name": Path(result.path).name,
-                            "path": str(Path(path).resolve()),
-                            "sha256": file_digest(path),
-                            "shape": result.shape,
-                            "records": len(result.records),
-                        }
-                        for path, result in zip(history_paths, history_results, strict=True)
+                        source_entry(path, result) for path, result in zip(history_paths, history_results, strict=True)
                     ],
                     "rule": "dates only (added, effective, terminated, action), newest first, into empty fields",
                     "filled": history_report.filled,
