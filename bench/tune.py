@@ -26,7 +26,7 @@ from search.filters import Filters
 GRID: dict[str, list[float]] = {
     "weight_short": [0.3, 0.6, 1.0],
     "weight_synonyms": [0.5, 0.8, 1.2],
-    "weight_knowledge": [0.5, 0.8, 1.2],
+    "weight_knowledge": [0.5, 0.8, 1.2, 1.6],
     "expansion_weight": [0.3, 0.6, 0.9],
     "number_weight": [0.3, 0.5, 1.0],
     "bm25_b": [0.4, 0.6, 0.75, 0.9],
@@ -38,6 +38,9 @@ GRID: dict[str, list[float]] = {
     "route_bonus": [0.0, 0.1, 0.2, 0.3],
     "negation_penalty": [0.0, 0.1, 0.2],
     "qualifier_penalty": [0.0, 0.1, 0.2],
+    "dose_bonus": [0.05, 0.1, 0.15],
+    "hospital_device_bonus": [0.0, 0.05, 0.1, 0.2, 0.3],
+    "terminated_weight": [0.5, 1.0],
 }
 RESULTS = PROJECT_ROOT / "bench" / "results" / "tuning.json"
 NO_MATCH_THRESHOLD = 0.3
