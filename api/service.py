@@ -7,6 +7,7 @@ completely, then swaps one reference; requests already running finish on the old
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -49,6 +50,7 @@ class Service:
             self.engine = self.context.engine()
             self.load_error = None
             log.info("serving index %s", self.engine.index.build_id)
+            settle_heap()
         except CodefinderError as error:
             self.load_error = str(error)
             log.error("no index loaded: %s", error)
@@ -63,6 +65,7 @@ class Service:
             target = resolve_build_dir(self.context.settings.index)
             if not force and old is not None and target is not None and target == old.index.build_dir:
                 return ReloadResult("unchanged", old.index.build_id, previous, time.perf_counter() - started)
+            gc.unfreeze()  # the engine being replaced must become collectable again (see settle_heap)
             try:
                 fresh = self.context.engine()
             except CodefinderError as error:
@@ -83,6 +86,16 @@ class Service:
         if engine is None:
             raise NotReady(f"no index is loaded: {self.load_error}")
         return engine
+
+
+def settle_heap() -> None:
+    """Move what startup loaded (records, postings, vocabularies: millions of objects that live as long as
+    the engine) out of the cyclic garbage collector's sight, so the full collections that request garbage
+    triggers do not walk them every time (a quarter of /verify/batch throughput on 2 cores). A reload
+    unfreezes first, so the engine it replaces can be collected; it does not freeze again, since a request
+    may still be finishing on the old engine."""
+    gc.collect()
+    gc.freeze()
 
 
 def warm_up(engine: SearchEngine) -> None:

@@ -15,15 +15,17 @@ description comes with several codes.
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import statistics
 import time
 from collections.abc import Callable
 
 from api.context import AppContext
+from api.service import settle_heap
 from bench.common import DevTexts, Row, Section, percentiles_text, print_section, summarize_ns
 from indexer.settings import Settings
-from search.engine import SearchOptions
+from search.engine import SearchEngine, SearchOptions
 from search.verify import verify, verify_many
 
 WARMUP = 20
@@ -79,7 +81,7 @@ def run(n: int = 500, settings: Settings | None = None) -> Section:
     section = Section("latency", "In-process latency (one thread)")
 
     load_started = time.perf_counter()
-    engine = context.engine()
+    engine = fresh_engine(context)
     load_s = time.perf_counter() - load_started
     encoder = engine.encoder
     section.notes.append(
@@ -91,7 +93,8 @@ def run(n: int = 500, settings: Settings | None = None) -> Section:
     warm, measured = dev.texts[:WARMUP], dev.texts[WARMUP : WARMUP + n]
     section.notes.append(
         f"Texts: {len(measured)} distinct dev texts (dev chargemaster descriptions and data/eval/queries.csv, "
-        f"shuffled), each timed once per kind on a fresh engine after {WARMUP} warm-up texts; uncached = "
+        f"shuffled), each timed once per kind on a fresh engine (heap settled as the server settles it) after "
+        f"{WARMUP} warm-up texts; uncached = "
         "every query really embedded, cached = the same texts again (embedding from the engine's cache)."
     )
 
@@ -102,7 +105,7 @@ def run(n: int = 500, settings: Settings | None = None) -> Section:
     section.rows.append(target_row("code lookup `engine.lookup(code)`", "lookup", stats))
 
     # Autocomplete: keystroke-by-keystroke prefixes of dev texts, on a fresh engine (fresh prefix cache).
-    engine = context.engine()
+    engine = fresh_engine(context)
     for text in warm:
         engine.autocomplete(text[:3], 8)
     prefixes = keystrokes(measured[:AUTOCOMPLETE_TEXTS], MAX_AUTOCOMPLETE_CALLS)
@@ -110,7 +113,7 @@ def run(n: int = 500, settings: Settings | None = None) -> Section:
     section.rows.append(target_row("autocomplete (limit 8), every keystroke", "autocomplete", stats))
 
     for mode in ("keyword", "semantic", "hybrid"):
-        engine = context.engine()
+        engine = fresh_engine(context)
         options = SearchOptions(mode=mode)
         for text in warm:
             engine.search(text, options)
@@ -121,7 +124,7 @@ def run(n: int = 500, settings: Settings | None = None) -> Section:
             cached = summarize_ns(time_each(measured, lambda t, e=engine, o=options: e.search(t, o)))
             section.rows.append(target_row(f"{mode} search, cached embedding", "", cached))
 
-    engine = context.engine()
+    engine = fresh_engine(context)
     for description, code in dev.pairs[:WARMUP]:
         verify(engine, description, code)
     pairs = dev.pairs[WARMUP : WARMUP + n]
@@ -166,7 +169,7 @@ def verify_many_rows(context: AppContext, dev: DevTexts) -> list[Row]:
     for label, rounds in workloads.items():
         rates = []
         for pairs in rounds:
-            engine = context.engine()
+            engine = fresh_engine(context)
             started = time.perf_counter()
             verify_many(engine, pairs)
             rates.append(len(pairs) / (time.perf_counter() - started))
@@ -182,6 +185,15 @@ def verify_many_rows(context: AppContext, dev: DevTexts) -> list[Row]:
             )
         )
     return rows
+
+
+def fresh_engine(context: AppContext) -> SearchEngine:
+    """A new engine with its heap settled as ``codefinder serve`` settles it (``settle_heap``): the engines
+    this bench discarded are collected first, not in the middle of the next measurement."""
+    gc.unfreeze()
+    engine = context.engine()
+    settle_heap()
+    return engine
 
 
 def _reload_seconds(context: AppContext) -> float:

@@ -89,9 +89,10 @@ class SearchEngine:
         self._routes = lru_cache(maxsize=65536)(lambda row: record_routes(self.index.records[row]))
         self._stems = lru_cache(maxsize=65536)(_stems_uncached)
         self._negations = lru_cache(maxsize=65536)(self._negations_uncached)
-        qualifier_stems = frozenset(analyze(UNSTATED_QUALIFIERS))
-        self._qualifiers = lru_cache(maxsize=65536)(
-            lambda row: (self._record_terms(row)[0] & qualifier_stems) - self._negations(row)[0]
+        self._qualifier_stems = frozenset(analyze(UNSTATED_QUALIFIERS))
+        self._qualifiers = lru_cache(maxsize=65536)(self._qualifiers_uncached)
+        self._terminated_by = lru_cache(maxsize=64)(
+            lambda day: frozenset(np.flatnonzero(self._columns.termination < day).tolist())
         )
         self._prefixes = PrefixIndex(index.records, index.sorted_codes, index.row_of_code)
         self.calibration = Calibration.load(settings.calibration_file) if settings.use_knowledge else None
@@ -309,11 +310,10 @@ class SearchEngine:
         """Terminated codes, when asked for (an old chargemaster under review), rank below current ones of
         like score: C9027 (pembrolizumab, ended 2015) must not outrank J9271."""
         weight = self.settings.terminated_weight
-        if weight >= 1.0:
+        ended = self._terminated_by(today.isoformat())
+        if weight >= 1.0 or not ended:
             return fused
-        day = today.isoformat()
-        termination = self._columns.termination
-        return {row: score * weight if termination[row] < day else score for row, score in fused.items()}
+        return {row: score * weight if row in ended else score for row, score in fused.items()}
 
     def _unclassified_first(
         self, fused: list[tuple[int, float]], rewritten: RewrittenQuery, allowed: np.ndarray | None
@@ -325,6 +325,11 @@ class SearchEngine:
             return fused
         top = fused[0][1] if fused else 1.0
         return [(row, top * 1.01)] + [(r, score) for r, score in fused if r != row]
+
+    def _qualifiers_uncached(self, row: int) -> frozenset[str]:
+        """The qualifiers a record states (not those it says it is without: "non-esrd")."""
+        found = self._record_terms(row)[0] & self._qualifier_stems
+        return found - self._negations(row)[0] if found else found
 
     def _negations_uncached(self, row: int) -> tuple[frozenset[str], frozenset[str]]:
         record = self.index.records[row]

@@ -1,10 +1,12 @@
 """Query understanding with the project's word knowledge: how coders, hospitals and patients write.
 
 A query is cleaned (charge numbers and meaningless prefixes such as HCHG dropped, ``1,000ML`` read as
-``1000 ml``), words the index has never seen are corrected to their nearest vocabulary word, and then
+``1000 ml``), words the index has never seen are expanded (a vowel-dropped ``MHRKR``, a cut-short
+``TIXAGEV``) or corrected to their nearest vocabulary word, and then
 each part may be expanded: brand drug and device names to their generic wording, abbreviations and lay
 terms (also when their words are scattered) to descriptor wording, chargemaster shorthand (CATH, BAL,
-ESOPH) to words, units to the spellings descriptors use (ml = cc). In a drug order, packaging words
+ESOPH) to words (an ambiguous one, LR, to the meaning its neighbours go with), units to the spellings
+descriptors use (ml = cc). In a drug order, packaging words
 (VIAL, SOLR, 1 EACH) weigh little, and a drug name nothing knows gets its NOC code (J3490, J3590…).
 Every expansion and correction is recorded so a hit can say what it matched through.
 """
@@ -124,8 +126,9 @@ def skeleton(word: str) -> str:
 
 
 def strength_unit_words(tokens: list[str]) -> set[str]:
-    """The unit words of a drug order's strengths ("250 MG/5 ML"): the dose, which dose agreement reads,
-    not the drug, so they weigh like numbers and cannot pull in contrast codes "per ml"."""
+    """The volume words of a drug order's strengths (the ML of "250 MG/5 ML"): part of the dose, which dose
+    agreement reads, not of the drug, so they weigh like numbers and cannot pull in contrast codes "per ml".
+    (Mass units stay whole words: "mg" versus "units" does tell drugs apart.)"""
     return {
         token for i, token in enumerate(tokens) if token in VOLUME_UNITS and i > 0 and NUMBER.fullmatch(tokens[i - 1])
     }
@@ -206,7 +209,7 @@ class QueryRewriter:
                 expansions.extend(found)
                 phrase = " ".join(words[position : position + used])
                 kinds = {e.kind for e in found}
-                targets = " ".join(dict.fromkeys(e.target for e in found))
+                targets = " ".join(dict.fromkeys(" ".join(e.target for e in found).split()))
                 semantic.append(f"{phrase} {targets}" if kinds & KEEP_PHRASE_KINDS else targets)
                 position += used
                 continue
@@ -217,9 +220,13 @@ class QueryRewriter:
             single = self._meaning_in_context(self._single(word), words)
             expansions.extend(single)
             replaced = [e.target for e in single if e.kind in ("shorthand", "spelling")]
-            semantic.append(" ".join(dict.fromkeys(replaced)) if replaced else word)
-        semantic.extend(self._scattered_phrases(words, expansions))
-        semantic.extend(self._compounds(words, expansions))
+            semantic.append(" ".join(dict.fromkeys(" ".join(replaced).split())) if replaced else word)
+        said = set(" ".join(semantic).split())
+        for extra in self._scattered_phrases(words, expansions) + self._compounds(words, expansions):
+            new = [w for w in extra.split() if w not in said]  # a scattered phrase's words are mostly said
+            said.update(new)
+            if new:
+                semantic.append(" ".join(new))
         terms: dict[str, float] = {}
         for word in words:
             light = NUMBER.fullmatch(word) or word in packaging or word in strength_units or len(word) == 1

@@ -128,6 +128,16 @@ def test_old_engines_are_released_after_reloads(built_settings, fake_encoder):
         assert len(workers) <= 6, [t.name for t in workers]
 
 
+def test_the_loaded_heap_is_frozen_at_startup_and_thawed_by_a_reload(built_settings, fake_encoder):
+    """The collector skips what startup loaded; a reload thaws it so the replaced engine can be collected."""
+    settings = keyed(built_settings)
+    gc.unfreeze()
+    with make_client(settings, fake_encoder) as client:
+        assert gc.get_freeze_count() > 0
+        assert client.post("/admin/reload?force=true", headers={"X-API-Key": KEY}).status_code == 200
+        assert gc.get_freeze_count() == 0
+
+
 def test_sighup_reloads_the_index(built_settings, fake_encoder):
     service = Service(AppContext(settings=built_settings, encoder_factory=lambda _s: fake_encoder))
     service.load()
