@@ -293,7 +293,9 @@ class SearchEngine:
         settings = self.settings
         if settings.use_knowledge and self.index.knowledge is not None:
             units = self.index.knowledge.unit_canonical
-            fused = apply_dose_agreement(fused, parse_doses(rewritten.text, units), self._doses, settings.dose_bonus)
+            # the doses the words state, and those an expansion states ("isovue 300" is 300-399 mg/ml)
+            doses = parse_doses(f"{rewritten.text} {rewritten.semantic_text}", units)
+            fused = apply_dose_agreement(fused, doses, self._doses, settings.dose_bonus)
             routes = query_routes(rewritten.text, rewritten.semantic_text) or concentration_route(rewritten.text)
             fused = apply_route_agreement(fused, routes, self._routes, settings.route_bonus)
             if settings.qualifier_penalty > 0:
