@@ -120,7 +120,9 @@ def verify_scores(engine: SearchEngine, pairs: list[tuple[str, str, bool]]) -> t
     confidences, labels, verdicts = [], [], []
     for description, code, right in pairs:
         result = verify(engine, description, code)
-        confidences.append(result.confidence if result.confidence is not None else 0.0)
+        # without a calibration (plain hybrid) the code's rank is the score: 1/rank, 0 when not ranked
+        rank_score = 1.0 / result.rank if result.rank else 0.0
+        confidences.append(result.confidence if result.confidence is not None else rank_score)
         labels.append(right)
         verdicts.append(result.verdict)
     return np.array(confidences), np.array(labels), verdicts

@@ -172,7 +172,8 @@ def write_report(reports, any_setting, auc, plain_auc, consistent, truth, probab
         f"section letter swapped in (wrong): {len(truth)} pairs. Score: the calibrated confidence of the code "
         "for the description.",
         "",
-        f"- ROC AUC, hybrid + domain knowledge: **{auc:.3f}**; plain hybrid: {plain_auc:.3f}",
+        f"- ROC AUC, hybrid + domain knowledge: **{auc:.3f}**; plain hybrid (no calibration; score 1/rank): "
+        f"{plain_auc:.3f}",
         f"- verdict `consistent` at confidence ≥ {calibration.verify_threshold if calibration else 'n/a'}: "
         f"{(consistent & truth).sum() / max(truth.sum(), 1):.3f} of right pairs, "
         f"{(consistent & ~truth).sum() / max((~truth).sum(), 1):.3f} of wrong pairs",
