@@ -36,8 +36,11 @@ def create_app(context: AppContext) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         service.load()
-        with admin.reload_on_sighup(service):
-            yield
+        try:
+            with admin.reload_on_sighup(service):
+                yield
+        finally:
+            service.close()
 
     app = FastAPI(
         title="codefinder",
@@ -62,7 +65,10 @@ def create_app(context: AppContext) -> FastAPI:
     app.add_middleware(PinIndex, service=service)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
-        Deadline, seconds=settings.request_deadline_seconds, batch_seconds=settings.batch_deadline_seconds
+        Deadline,
+        seconds=settings.request_deadline_seconds,
+        batch_seconds=settings.batch_deadline_seconds,
+        admin_seconds=settings.reload_deadline_seconds,
     )
     if settings.rate_limit_per_minute > 0:
         buckets = TokenBuckets(settings.rate_limit_per_minute, settings.rate_limit_burst)

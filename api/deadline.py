@@ -23,20 +23,32 @@ def check_deadline(request: Request) -> None:
 
 
 BATCH_PATHS = ("/search/batch", "/verify/batch")
+ADMIN_PATHS = ("/admin/reload",)
 
 
 class Deadline:
     """Answers 504 at the deadline without waiting for the handler: a sync handler's thread cannot be
     interrupted, so its task is left to finish on its own and whatever it sends afterwards is dropped.
-    Batch endpoints get their own, longer deadline (and stop their work when it passes)."""
+    Batch endpoints get their own, longer deadline (and stop their work when it passes); so does a reload,
+    which reads and checks a whole index and would otherwise answer 504 while it goes on to succeed."""
 
-    def __init__(self, app: ASGIApp, seconds: float, batch_seconds: float | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, seconds: float, batch_seconds: float | None = None, admin_seconds: float | None = None
+    ) -> None:
         self.app = app
         self.default_seconds = seconds
         self.batch_seconds = seconds if batch_seconds is None else batch_seconds
+        self.admin_seconds = seconds if admin_seconds is None else admin_seconds
+
+    def seconds_for(self, path: str | None) -> float:
+        if path in BATCH_PATHS:
+            return self.batch_seconds
+        if path in ADMIN_PATHS:
+            return self.admin_seconds
+        return self.default_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        seconds = self.batch_seconds if scope.get("path") in BATCH_PATHS else self.default_seconds
+        seconds = self.seconds_for(scope.get("path"))
         if scope["type"] != "http" or seconds <= 0:
             await self.app(scope, receive, send)
             return

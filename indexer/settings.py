@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     request_deadline_seconds: float = 2.0
     # ... except the batch endpoints (up to 1,000 verify pairs or 100 searches), which get this long.
     batch_deadline_seconds: float = 30.0
+    # ... and /admin/reload, which reads, checks and warms a whole index (1-2 s for the default data on 2
+    # cores, more on a slow disk or a busy host): a 504 there would report failure for a reload that succeeds.
+    reload_deadline_seconds: float = 120.0
     # API keys, comma-separated: raw keys (>= 16 bytes) or "sha256:<hex digest>" entries. Empty = open,
     # except /admin/*, which always needs a key. Held as a secret: never printed, never logged.
     api_keys: SecretStr = SecretStr("")

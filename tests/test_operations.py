@@ -138,6 +138,14 @@ def test_the_loaded_heap_is_frozen_at_startup_and_thawed_by_a_reload(built_setti
         assert gc.get_freeze_count() == 0
 
 
+def test_shutdown_thaws_the_heap_so_a_stopped_app_can_be_collected(built_settings, fake_encoder):
+    gc.unfreeze()
+    with make_client(built_settings, fake_encoder) as client:
+        assert client.get("/readyz").status_code == 200 and gc.get_freeze_count() > 0
+        service = client.app.state.service
+    assert gc.get_freeze_count() == 0 and service.engine is None
+
+
 def test_sighup_reloads_the_index(built_settings, fake_encoder):
     service = Service(AppContext(settings=built_settings, encoder_factory=lambda _s: fake_encoder))
     service.load()
@@ -381,6 +389,16 @@ def test_a_request_past_its_deadline_gets_504_and_the_worker_keeps_answering(bui
         assert time.perf_counter() - started < 1.4  # answered at the deadline, not when the model finished
         assert client.get("/healthz").status_code == 200
         assert client.get("/autocomplete", params={"q": "wal"}).status_code == 200
+
+
+def test_a_reload_slower_than_the_request_deadline_still_answers_200(built_settings):
+    """A reload reads, checks and warms a whole index; it has its own deadline, so a slow host does not
+    report a successful reload as 504."""
+    settings = keyed(built_settings, request_deadline_seconds=0.3)
+    with make_client(settings, SlowEncoder()) as client:
+        reloaded = client.post("/admin/reload", params={"force": "true"}, headers={"X-API-Key": KEY})
+        assert reloaded.status_code == 200 and reloaded.json()["status"] == "reloaded"
+        assert reloaded.json()["seconds"] >= 1.5  # the warm-up search waited on the slow model
 
 
 def test_batch_work_stops_at_the_deadline(built_settings, fake_encoder):
