@@ -13,9 +13,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from api.errors import ReloadRefused
-from api.schemas import ReloadOut, error_responses
-from api.service import Service
+from codefinder.api.errors import ReloadRefused
+from codefinder.api.schemas import ReloadOut, error_responses
+from codefinder.api.service import Service
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 log = logging.getLogger("codefinder.api")

@@ -4,26 +4,38 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-from api import admin, ctss, routes
-from api.access_log import AccessLog
-from api.auth import OPEN_PATHS, ApiKeys, KeyRing
-from api.body_limit import BodySizeLimit
-from api.context import AppContext
-from api.deadline import Deadline
-from api.errors import install_error_handlers
-from api.rate_limit import RateLimit, TokenBuckets
-from api.schemas import error_responses
-from api.service import PinIndex, Service
+from codefinder.api import admin, ctss, routes
+from codefinder.api.access_log import AccessLog
+from codefinder.api.auth import OPEN_PATHS, ApiKeys, KeyRing
+from codefinder.api.body_limit import BodySizeLimit
+from codefinder.api.context import AppContext
+from codefinder.api.deadline import Deadline
+from codefinder.api.errors import install_error_handlers
+from codefinder.api.rate_limit import RateLimit, TokenBuckets
+from codefinder.api.schemas import error_responses
+from codefinder.api.service import PinIndex, Service
 
 STATIC = Path(__file__).parent / "static"
+# Swagger UI 5's own files, from the fastapi-offline package: /docs renders offline, with no CDN.
+DOC_ASSETS = Path(str(resources.files("fastapi_offline") / "static"))
+
+
+def package_version() -> str:
+    try:
+        return version("codefinder")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"
 
 
 def create_app(context: AppContext) -> FastAPI:
@@ -45,8 +57,10 @@ def create_app(context: AppContext) -> FastAPI:
     app = FastAPI(
         title="codefinder",
         summary="HCPCS Level II / CPT codes from plain-language descriptions",
-        version="0.1.0",
+        version=package_version(),
         lifespan=lifespan,
+        docs_url=None,  # served below from local assets
+        redoc_url=None,  # ReDoc's bundle fetches its logo from a CDN: /docs covers it
     )
     app.state.service = service
     install_error_handlers(app)
@@ -54,7 +68,18 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(ctss.router)
     app.include_router(admin.router)
     document_middleware_errors(app, keys.enabled, settings.rate_limit_per_minute > 0)
+    app.mount("/static/docs", StaticFiles(directory=DOC_ASSETS), name="doc-assets")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_page() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="codefinder API",
+            swagger_js_url="/static/docs/swagger-ui-bundle.js",
+            swagger_css_url="/static/docs/swagger-ui.css",
+            swagger_favicon_url="/static/docs/favicon.png",
+        )
 
     @app.get("/", include_in_schema=False)
     def index_page() -> FileResponse:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.asgi import reject
+from codefinder.api.early_response import reject
 
 
 class BodySizeLimit:

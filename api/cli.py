@@ -7,20 +7,21 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
-from api.context import AppContext
-from indexer.errors import CodefinderError
-from indexer.settings import Settings
-from search.engine import CARE_SETTINGS, MODES, SearchEngine, SearchOptions
-from search.filters import Filters
+from codefinder.api.context import AppContext
+from codefinder.api.limits import checked_query
+from codefinder.indexer.errors import CodefinderError
+from codefinder.indexer.settings import Settings
+from codefinder.search.engine import CARE_SETTINGS, MODES, SearchEngine, SearchOptions
+from codefinder.search.filters import Filters
 
 EXIT_USER_ERROR = 1
-PRIME_CHUNK = 512  # queries embedded per batch by `search --file`
+LINES_PER_CHUNK = 512  # `search --file` reads, embeds and searches this many lines at a time
 
 
 class OneLineErrors(click.Group):
@@ -131,7 +132,7 @@ def build(
     ctx: click.Context, index: Path | None, data_dir: Path | None, sources: tuple[Path, ...], history: tuple[Path, ...]
 ) -> None:
     """Read the sources, embed the descriptors and publish a new index."""
-    from indexer.build import build_index
+    from codefinder.indexer.build import build_index
 
     app = _context(ctx, index, data_dir)
     progress = _progress_printer()
@@ -219,18 +220,8 @@ def search(
     options = _options(limit, offset, mode, **filters)
     engine = app.engine()
     if query_file is not None:
-        lines = [line.strip() for line in query_file]
-        # embedded a chunk at a time, so a long file never outgrows the engine's query-vector cache
-        for start in range(0, len(lines), PRIME_CHUNK):
-            chunk = [text for text in lines[start : start + PRIME_CHUNK] if text]
-            if mode != "keyword":
-                engine.prime_embeddings(chunk)
-            for text in chunk:
-                try:
-                    payload = engine.search(text, options).to_dict()
-                except CodefinderError as error:
-                    payload = {"query": text, "error": str(error)}
-                click.echo(json.dumps(payload, ensure_ascii=False))
+        for payload in search_lines(engine, query_file, options):
+            click.echo(json.dumps(payload, ensure_ascii=False))
         return
     assert query is not None
     response = engine.search(query, options)
@@ -238,6 +229,36 @@ def search(
         click.echo(json.dumps(response.to_dict(), ensure_ascii=False, indent=2))
         return
     _print_table(response.to_dict())
+
+
+def search_lines(engine: SearchEngine, lines: Iterable[str], options: SearchOptions) -> Iterator[dict[str, Any]]:
+    """One JSON-ready answer per non-blank line, in order: the search, or the line number and why the line
+    was refused (the API's limits). Read and searched a chunk at a time, so a long file streams."""
+    numbered = ((number, line.strip()) for number, line in enumerate(lines, start=1))
+    for chunk in _chunks(((n, text) for n, text in numbered if text), LINES_PER_CHUNK):
+        answers: dict[int, dict[str, Any]] = {}
+        valid: list[tuple[int, str]] = []
+        for number, text in chunk:
+            try:
+                valid.append((number, checked_query(text, f"line {number}")))
+            except CodefinderError as error:
+                answers[number] = {"line": number, "query": text[:80], "error": str(error)}
+        responses = engine.search_many([text for _, text in valid], options)
+        for (number, _), response in zip(valid, responses, strict=True):
+            answers[number] = {"line": number, **response.to_dict()}
+        for number, _ in chunk:
+            yield answers[number]
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _print_table(response: dict[str, Any]) -> None:
@@ -268,7 +289,7 @@ def _print_table(response: dict[str, Any]) -> None:
 @click.pass_context
 def lookup(ctx: click.Context, index: Path | None, data_dir: Path | None, code: str, as_json: bool) -> None:
     """Show everything known about one code."""
-    from search.loader import load_index
+    from codefinder.search.loader import load_index
 
     app = _context(ctx, index, data_dir)
     loaded = load_index(app.settings.index)
@@ -315,7 +336,7 @@ def evaluate_command(
     setting: str,
 ) -> None:
     """Recall@1/5/10 and MRR on a labeled file (query|description, gold|code)."""
-    from search.evaluate import evaluate, read_labeled
+    from codefinder.search.evaluate import evaluate, read_labeled
 
     app = _context(ctx, index, data_dir)
     items = read_labeled(labeled_file, cap_per_code)
@@ -367,8 +388,8 @@ def serve(
 
     import uvicorn
 
-    from api.access_log import configure_access_logging
-    from api.app import create_app
+    from codefinder.api.access_log import configure_access_logging
+    from codefinder.api.app import create_app
 
     app = create_app(_context(ctx, index, data_dir))
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")

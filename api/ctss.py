@@ -16,15 +16,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from api import limits
-from api.routes import checked_query
-from api.schemas import error_responses
-from api.service import pinned_engine
-from indexer.errors import QueryError
-from indexer.records import CodeRecord
-from search.engine import SearchOptions
-from search.filters import Filters
-from search.query import normalize_query
+from codefinder.api import limits
+from codefinder.api.routes import checked_query
+from codefinder.api.schemas import error_responses
+from codefinder.api.service import pinned_engine
+from codefinder.indexer.errors import QueryError
+from codefinder.indexer.records import CodeRecord
+from codefinder.search.engine import SearchOptions
+from codefinder.search.filters import Filters
+from codefinder.search.query import normalize_query
 
 
 def _cms_date(value: str | None) -> str | None:

@@ -11,8 +11,8 @@ import time
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.asgi import reject
-from api.errors import DeadlineExceeded
+from codefinder.api.early_response import reject
+from codefinder.api.errors import DeadlineExceeded
 
 
 def check_deadline(request: Request) -> None:

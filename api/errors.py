@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from indexer.errors import CodefinderError, IndexError_, QueryError
+from codefinder.indexer.errors import CodefinderError, QueryError, UnusableIndexError
 
 log = logging.getLogger("codefinder.api")
 
@@ -41,7 +41,7 @@ STATUS_OF: list[tuple[type[Exception], int]] = [
     (ReloadRefused, 409),
     (NotReady, 503),
     (DeadlineExceeded, 504),
-    (IndexError_, 503),
+    (UnusableIndexError, 503),
     (CodefinderError, 400),
 ]
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from codefinder.indexer.errors import QueryError
+from codefinder.search.query import normalize_query
+
 MAX_QUERY_CHARS = 256
 MAX_LIMIT = 50
 MAX_OFFSET = 1000
@@ -12,3 +15,18 @@ MAX_CODE_CHARS = 16
 CTSS_MAX_LIST = 500
 CTSS_MAX_OFFSET = 7500
 MAX_FIELD_LIST_CHARS = 512
+
+# A raw query far past the limit is refused before it is normalized (normalizing costs time per character).
+RAW_QUERY_LIMIT = 16 * MAX_QUERY_CHARS
+
+
+def checked_query(text: str, name: str = "q") -> str:
+    """The normalized query, or a QueryError (422 over HTTP, one line on the CLI) naming the limit it breaks."""
+    if len(text) > RAW_QUERY_LIMIT:
+        raise QueryError(f"{name} is longer than {MAX_QUERY_CHARS} characters")
+    normalized = normalize_query(text)
+    if not normalized:
+        raise QueryError(f"{name} is empty")
+    if len(normalized) > MAX_QUERY_CHARS:
+        raise QueryError(f"{name} is longer than {MAX_QUERY_CHARS} characters ({len(normalized)})")
+    return normalized

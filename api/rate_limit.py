@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.asgi import reject
+from codefinder.api.early_response import reject
 
 EXEMPT_PATHS = ("/healthz", "/readyz")
 MAX_CLIENTS = 10_000

@@ -10,10 +10,11 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from api import limits
-from api.deadline import check_deadline
-from api.errors import UnknownCode
-from api.schemas import (
+from codefinder.api import limits
+from codefinder.api.deadline import check_deadline
+from codefinder.api.errors import UnknownCode
+from codefinder.api.limits import checked_query
+from codefinder.api.schemas import (
     SETTING_DESCRIPTION,
     AutocompleteOut,
     BatchSearchIn,
@@ -26,16 +27,13 @@ from api.schemas import (
     VerifyOut,
     error_responses,
 )
-from api.service import Service, pinned_engine
-from indexer.errors import QueryError
-from search.engine import CARE_SETTINGS, MODES, SearchEngine, SearchOptions
-from search.filters import Filters
-from search.query import normalize_query
-from search.verify import record_dict, verify, verify_many
+from codefinder.api.service import Service, pinned_engine
+from codefinder.indexer.errors import QueryError
+from codefinder.search.engine import CARE_SETTINGS, MODES, SearchEngine, SearchOptions
+from codefinder.search.filters import Filters
+from codefinder.search.verify import record_dict, verify, verify_many
 
 router = APIRouter()
-
-RAW_QUERY_LIMIT = 16 * limits.MAX_QUERY_CHARS
 
 
 def service_of(request: Request) -> Service:
@@ -47,18 +45,6 @@ def fast_json(content: Any) -> Response:
     and schemathesis check it), so skipping FastAPI's per-field response validation and encoding with
     orjson saves ~1-2 ms a request."""
     return Response(orjson.dumps(content), media_type="application/json")
-
-
-def checked_query(text: str, name: str = "q") -> str:
-    """The normalized query, or a 422 naming the limit it breaks."""
-    if len(text) > RAW_QUERY_LIMIT:
-        raise QueryError(f"{name} is longer than {limits.MAX_QUERY_CHARS} characters")
-    normalized = normalize_query(text)
-    if not normalized:
-        raise QueryError(f"{name} is empty")
-    if len(normalized) > limits.MAX_QUERY_CHARS:
-        raise QueryError(f"{name} is longer than {limits.MAX_QUERY_CHARS} characters ({len(normalized)})")
-    return normalized
 
 
 def checked_mode(mode: str) -> str:
@@ -111,12 +97,10 @@ def search_batch(request: Request, body: BatchSearchIn) -> dict[str, Any]:
     started = time.perf_counter()
     options = SearchOptions(limit=body.limit, mode=checked_mode(body.mode), setting=checked_setting(body.setting))
     queries = [checked_query(text, f"queries[{i}]") for i, text in enumerate(body.queries)]
-    if options.mode != "keyword":
-        engine.prime_embeddings(queries)
     results = []
-    for text in queries:
+    for response in engine.search_many(queries, options):
+        results.append(response.to_dict())
         check_deadline(request)
-        results.append(engine.search(text, options).to_dict())
     return {"results": results, "index_version": engine.index.build_id, "took_ms": _ms(started)}
 
 
@@ -213,9 +197,16 @@ def readyz(request: Request) -> dict[str, str | None]:
 
 @router.get("/version", tags=["operations"], responses=error_responses(503))
 def version(request: Request) -> dict[str, Any]:
-    """The loaded index's manifest: sources, counts, model (file checksums left out)."""
+    """The loaded index's manifest: sources, counts, model, and each index file's sha256 (names only, no
+    server paths), with the package version serving it."""
     engine = pinned_engine(request)
-    return {key: value for key, value in engine.index.manifest.items() if key != "files"}
+    manifest = engine.index.manifest
+    files = {name: facts["sha256"] for name, facts in manifest.get("files", {}).items()}
+    return {
+        **{key: value for key, value in manifest.items() if key != "files"},
+        "files": files,
+        "codefinder_version": request.app.version,
+    }
 
 
 def _ms(started: float) -> float:

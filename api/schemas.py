@@ -2,40 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import dataclasses
+from typing import Annotated, Any, get_type_hints
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, create_model
 
-from api import limits
-from search.query import normalize_query
+from codefinder.api import limits
+from codefinder.search.hits import Hit
+from codefinder.search.query import normalize_query
 
 
-class HitOut(BaseModel):
-    code: str
-    system: str
-    level: str
-    level_label: str
-    kind: str
-    section: str | None
-    section_name: str | None
-    long_description: str | None
-    short_description: str | None
-    status: str = Field(description="active or terminated (on the as-of date)")
-    add_date: str | None
-    effective_date: str | None
-    termination_date: str | None
-    score: float = Field(description="fused score; code matches rank above every text match")
-    match: str = Field(description="code (the query named it) or text")
-    ranks: dict[str, int | None] = Field(description="rank in each retriever that ran, or null")
-    matched_terms: list[str]
-    matched_synonyms: list[str]
-    noc: bool = Field(description="a 'not otherwise classified' code")
-    confidence: float | None = Field(
-        default=None, description="calibrated probability that this is a right code (1 for a code the query names)"
-    )
-    matched_expansions: list[dict[str, str]] = Field(
-        default_factory=list, description="query expansions (brand, abbreviation, typo…) this hit matched"
-    )
+def model_of(source: type, name: str) -> type[BaseModel]:
+    """A response model with exactly a dataclass's fields, types, defaults and descriptions (from each
+    field's ``metadata["description"]``), so the HTTP schema cannot drift from what the engine returns."""
+    hints = get_type_hints(source)
+    definitions: dict[str, Any] = {}
+    for item in dataclasses.fields(source):
+        description = item.metadata.get("description")
+        if item.default is not dataclasses.MISSING:
+            spec = Field(default=item.default, description=description)
+        elif item.default_factory is not dataclasses.MISSING:
+            spec = Field(default_factory=item.default_factory, description=description)
+        else:
+            spec = Field(description=description)
+        definitions[item.name] = (hints[item.name], spec)
+    return create_model(name, __doc__=source.__doc__, **definitions)
+
+
+HitOut = model_of(Hit, "HitOut")
 
 
 class SearchOut(BaseModel):

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.access_log import INDEX_HEADER
-from api.context import AppContext
-from api.errors import NotReady, ReloadRefused
-from indexer.errors import CodefinderError
-from indexer.layout import resolve_build_dir
-from search.engine import SearchEngine, SearchOptions
+from codefinder.api.access_log import INDEX_HEADER
+from codefinder.api.context import AppContext
+from codefinder.api.errors import NotReady, ReloadRefused
+from codefinder.indexer.errors import CodefinderError
+from codefinder.indexer.layout import resolve_build_dir
+from codefinder.search.engine import SearchEngine, SearchOptions
 
 log = logging.getLogger("codefinder.api")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import CODEFINDER, Row, Section, print_section, proc_memory_mb
-from indexer.settings import PROJECT_ROOT, Settings
+from codefinder.indexer.settings import PROJECT_ROOT, Settings
 
 BUILD_TIMEOUT_S = 300
 COLD_TARGET_S = 60.0

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from bench.devdata import QUERY_FILE
-from indexer.settings import PROJECT_ROOT, Settings
-from search.evaluate import read_labeled
+from codefinder.indexer.settings import PROJECT_ROOT, Settings
+from codefinder.search.evaluate import read_labeled
 
 VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
 CODEFINDER = VENV_BIN / "codefinder"

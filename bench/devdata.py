@@ -6,19 +6,18 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from api.context import AppContext
-from indexer.settings import PROJECT_ROOT, Settings
-from models.encoder import Encoder
-from search.engine import SearchEngine, SearchOptions
-from search.evaluate import LabeledQuery, Report, evaluate, read_labeled
-from search.filters import Filters
-from search.loader import LoadedIndex, load_index
-from search.verify import verify
+from codefinder.api.context import AppContext
+from codefinder.indexer.settings import PROJECT_ROOT, Settings
+from codefinder.models.encoder import Encoder
+from codefinder.search.engine import SearchEngine, SearchOptions
+from codefinder.search.evaluate import LabeledQuery, Report, evaluate, read_labeled
+from codefinder.search.filters import Filters
+from codefinder.search.loader import LoadedIndex, load_index
+from codefinder.search.verify import verify
 
 QUERY_FILE = PROJECT_ROOT / "data" / "eval" / "queries.csv"
 CAP_PER_CODE = 3
@@ -126,10 +125,3 @@ def verify_scores(engine: SearchEngine, pairs: list[tuple[str, str, bool]]) -> t
         labels.append(right)
         verdicts.append(result.verdict)
     return np.array(confidences), np.array(labels), verdicts
-
-
-def shared_path(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(PROJECT_ROOT.parent))
-    except ValueError:
-        return str(path)

@@ -17,11 +17,11 @@ import statistics
 import numpy as np
 
 from bench.devdata import CHARGEMASTER_SETTING, DevData, Workbench, run_eval, verify_pairs, verify_scores
-from indexer.settings import PROJECT_ROOT
-from search.confidence import expected_calibration_error, reliability, roc_auc
-from search.engine import SearchOptions
-from search.evaluate import Metrics, Report
-from search.filters import Filters
+from codefinder.indexer.settings import PROJECT_ROOT
+from codefinder.search.confidence import expected_calibration_error, reliability, roc_auc
+from codefinder.search.engine import SearchOptions
+from codefinder.search.evaluate import Metrics, Report
+from codefinder.search.filters import Filters
 
 OUTPUT = PROJECT_ROOT / "docs" / "evaluation.md"
 CONFIGURATIONS = [

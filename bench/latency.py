@@ -21,12 +21,12 @@ import statistics
 import time
 from collections.abc import Callable
 
-from api.context import AppContext
-from api.service import settle_heap
 from bench.common import DevTexts, Row, Section, percentiles_text, print_section, summarize_ns
-from indexer.settings import Settings
-from search.engine import SearchEngine, SearchOptions
-from search.verify import verify, verify_many
+from codefinder.api.context import AppContext
+from codefinder.api.service import settle_heap
+from codefinder.indexer.settings import Settings
+from codefinder.search.engine import SearchEngine, SearchOptions
+from codefinder.search.verify import verify, verify_many
 
 WARMUP = 20
 VERIFY_BATCH = 1000

@@ -34,7 +34,7 @@ from typing import Any
 
 from bench.common import CODEFINDER, DevTexts, Row, Section, fmt_ms, print_section, proc_memory_mb
 from bench.latency import CODES_PER_DESCRIPTION, keystrokes, repeated_pairs
-from indexer.settings import PROJECT_ROOT, Settings
+from codefinder.indexer.settings import PROJECT_ROOT, Settings
 
 STARTUP_TIMEOUT_S = 90
 STARTUP_TARGET_S = 2.0

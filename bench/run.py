@@ -21,7 +21,7 @@ from typing import Any
 
 from bench import buildtime, latency, load, soak
 from bench.common import Row, Section, machine
-from indexer.settings import PROJECT_ROOT, Settings
+from codefinder.indexer.settings import PROJECT_ROOT, Settings
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
 SECTIONS = ("latency", "batch", "http", "soak", "build")

@@ -24,7 +24,7 @@ from typing import Any
 from bench.common import DevTexts, Row, Section, fmt_ms, print_section, proc_memory_mb
 from bench.latency import keystrokes
 from bench.load import parse_wrk, running_server, wrk_command
-from indexer.settings import Settings
+from codefinder.indexer.settings import Settings
 
 RSS_GROWTH_LIMIT_MB = 20.0
 WARMUP_SHARE = 0.2

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from bench.devdata import CHARGEMASTER_SETTING, DevData, Workbench, run_eval, verify_pairs, verify_scores
-from indexer.settings import PROJECT_ROOT
-from search.confidence import Calibration, expected_calibration_error, fit_logistic, reliability, roc_auc
-from search.engine import SearchOptions
-from search.evaluate import LabeledQuery
-from search.filters import Filters
+from codefinder.indexer.settings import PROJECT_ROOT
+from codefinder.search.confidence import Calibration, expected_calibration_error, fit_logistic, reliability, roc_auc
+from codefinder.search.engine import SearchOptions
+from codefinder.search.evaluate import LabeledQuery
+from codefinder.search.filters import Filters
 
 GRID: dict[str, list[float]] = {
     "weight_short": [0.3, 0.6, 1.0],
@@ -45,11 +45,10 @@ GRID: dict[str, list[float]] = {
 RESULTS = PROJECT_ROOT / "bench" / "results" / "tuning.json"
 NO_MATCH_THRESHOLD = 0.3
 JUNK_QUERIES = 300
-NO_CALIBRATION = PROJECT_ROOT / "data" / "no-calibration.json"
 
 
 def objective(bench: Workbench, dev: DevData, params: dict[str, Any]) -> tuple[float, dict[str, float]]:
-    engine = bench.engine(**params, calibration_file=NO_CALIBRATION)  # ranking only: skip confidences
+    engine = bench.engine(**params, calibration_file=None)  # ranking only: skip confidences
     cdm = run_eval(engine, dev.chargemaster, setting=CHARGEMASTER_SETTING).overall
     mine = run_eval(engine, dev.queries).overall
     metrics = {
@@ -129,7 +128,7 @@ def main() -> None:
     params, history = coordinate_ascent(bench, dev)
     print("chosen:", json.dumps(params), flush=True)
 
-    engine = bench.engine(**params, calibration_file=NO_CALIBRATION)
+    engine = bench.engine(**params, calibration_file=None)
     cdm_features, cdm_labels = collect_features(engine, dev.chargemaster, CHARGEMASTER_SETTING)
     query_features, query_labels = collect_features(engine, dev.queries)
     features, labels = np.concatenate([cdm_features, query_features]), np.concatenate([cdm_labels, query_labels])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -14,19 +15,19 @@ from typing import Any
 import faiss
 import numpy as np
 
-from indexer import layout
-from indexer.embedding_cache import EmbeddingCache
-from indexer.errors import SourceError
-from indexer.history import apply_history
-from indexer.keyword_index import POSTINGS_FILE, write_postings
-from indexer.knowledge import BrandTagger, knowledge_files, load_knowledge, save_snapshot
-from indexer.manifest import file_digest, write_manifest
-from indexer.merge import merge_sources
-from indexer.records import CodeRecord
-from indexer.settings import Settings
-from indexer.sources import SourceResult, read_source
-from indexer.text import embedding_text
-from models.encoder import Encoder
+from codefinder.indexer import layout
+from codefinder.indexer.corpus_embeddings import CorpusEmbeddingCache
+from codefinder.indexer.errors import SourceError
+from codefinder.indexer.history import apply_history
+from codefinder.indexer.keyword_index import POSTINGS_FILE, write_postings
+from codefinder.indexer.knowledge import BrandTagger, knowledge_files, load_knowledge, save_snapshot
+from codefinder.indexer.manifest import file_digest, write_manifest
+from codefinder.indexer.merge import merge_sources
+from codefinder.indexer.records import CodeRecord
+from codefinder.indexer.settings import Settings
+from codefinder.indexer.sources import SourceResult, read_source
+from codefinder.indexer.text import embedding_text
+from codefinder.models.encoder import Encoder, load_encoder
 
 Progress = Callable[[str, int, int], None]
 
@@ -55,10 +56,10 @@ def read_all(paths: list[Path], option: str = "--source") -> list[SourceResult]:
 
 
 def source_entry(path: Path, result: SourceResult) -> dict[str, Any]:
-    """A source file as the manifest names it."""
+    """A source file as the manifest names it: by file name and sha256 (no absolute paths: an index is
+    copied between machines, and /version shows this)."""
     return {
         "name": Path(result.path).name,
-        "path": str(Path(path).resolve()),
         "sha256": file_digest(path),
         "shape": result.shape,
         "records": len(result.records),
@@ -78,9 +79,22 @@ def count_records(records: list[CodeRecord], today: dt.date) -> dict[str, Any]:
     }
 
 
+def corpus_encoder(settings: Settings) -> Encoder:
+    """The encoder that embeds the corpus: full precision (fp32) on every core. Queries may use the int8
+    model; the corpus never does, so an index is the same whoever built it."""
+    threads = settings.encoder_threads if "encoder_threads" in settings.model_fields_set else os.cpu_count()
+    return load_encoder(
+        max_tokens=settings.embed_max_tokens,
+        cache_dir=settings.cache_dir,
+        backend=settings.encoder_backend,
+        threads=max(1, threads or 1),
+        int8=False,
+    )
+
+
 def build_index(
-    settings: Settings,
-    encoder: Encoder,
+    settings: Settings | None = None,
+    encoder: Encoder | None = None,
     sources: list[Path] | None = None,
     index_root: Path | None = None,
     progress: Progress | None = None,
@@ -88,9 +102,12 @@ def build_index(
 ) -> BuildResult:
     """Build and publish one index; the previous build keeps serving until the switch.
 
+    ``settings`` default to the environment's (``Settings()``), ``encoder`` to ``corpus_encoder``.
     ``history`` (older releases read for code dates) defaults to the settings' history files when the
     sources are the defaults too, and to none when the sources are given."""
     started = time.perf_counter()
+    settings = settings or Settings()
+    encoder = encoder or corpus_encoder(settings)
     report = progress or (lambda stage, done, total: None)
     paths = sources or default_sources(settings)
     history_paths = history if history is not None else ([] if sources else default_history(settings))
@@ -122,7 +139,7 @@ def build_index(
         # cached per model *variant*: int8 vectors must never stand in for full-precision ones
         variant = getattr(encoder, "variant", "")
         cache_name = f"{encoder.name}-{variant}" if variant and variant != "fp32" else encoder.name
-        cache = EmbeddingCache(settings.cache_dir / "embeddings", cache_name, encoder.dimension)
+        cache = CorpusEmbeddingCache(settings.cache_dir / "embeddings", cache_name, encoder.dimension)
         texts = [embedding_text(record) for record in records]
         vectors, embedded = cache.embed(
             texts,
@@ -134,7 +151,7 @@ def build_index(
             np.save(handle, vectors, allow_pickle=False)
         model_dir = getattr(encoder, "model_dir", None)
         if model_dir is not None:  # the ONNX model travels with the index it embedded, for serving
-            from models.onnx_encoder import copy_model
+            from codefinder.models.onnx_encoder import copy_model
 
             copy_model(Path(model_dir), temp_dir / layout.MODEL_DIR)
         flat = faiss.IndexFlatIP(encoder.dimension)

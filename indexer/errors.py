@@ -17,7 +17,7 @@ class SourceError(CodefinderError):
         super().__init__(f"{where}: {message}")
 
 
-class IndexError_(CodefinderError):
+class UnusableIndexError(CodefinderError):
     """An index that is missing, incomplete or fails its manifest checks."""
 
 
@@ -25,7 +25,7 @@ class QueryError(CodefinderError):
     """A query or filter value the engine cannot accept."""
 
 
-class IndexIntegrityError(IndexError_):
+class IndexIntegrityError(UnusableIndexError):
     """An index file that fails one of the loader's manifest checks. ``file`` is the file's name inside
     the build (``vectors.npy``, ``manifest.json``) and ``check`` a short id of what failed (``missing``,
     ``size``, ``sha256``, ``format_version``, ``count``, ``dimension``, ``unlisted``, ``duplicate_code``…),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from indexer.records import CodeRecord
+from codefinder.indexer.records import CodeRecord
 
 HISTORY_FIELDS = ("add_date", "effective_date", "termination_date", "action_code")
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
-from indexer.records import CodeRecord
-from indexer.text import analyzer
+from codefinder.indexer.records import CodeRecord
+from codefinder.indexer.text import analyzer
 
 TEXT_FIELDS = ("long", "short", "synonyms", "knowledge")
 POSTINGS_FILE = "keyword_postings.npz"

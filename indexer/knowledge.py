@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from indexer.errors import SourceError
-from indexer.records import CodeRecord
+from codefinder.indexer.errors import SourceError
+from codefinder.indexer.records import CodeRecord
 
 FILES = {
     "drug_names": ("drug_names.csv", ("generic", "brand")),

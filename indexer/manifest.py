@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from indexer.layout import MANIFEST
+from codefinder.indexer.layout import MANIFEST
 
 FORMAT_NAME = "codefinder-index"
 FORMAT_VERSION = 3  # 3: no whoosh directory; keyword postings computed directly

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field, fields
 
-from indexer.records import CodeRecord
+from codefinder.indexer.records import CodeRecord
 
 MERGED_SCALARS = tuple(
     f.name

@@ -8,7 +8,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from indexer.taxonomy import LEVEL_LABELS, place
+from codefinder.indexer.taxonomy import LEVEL_LABELS, place
 
 NOC_WORDS = re.compile(r"\b(not otherwise (specified|classified)|unlisted|unclassified)\b", re.IGNORECASE)
 

@@ -1,13 +1,23 @@
-"""The one settings object: read once at the edge (CLI, app factory) and passed down."""
+"""The one settings object: read once at the edge (CLI, app factory, ``open_engine``) and passed down."""
 
 from __future__ import annotations
 
+import os
+from importlib import resources
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+import platformdirs
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The source checkout this package runs from, if any (an editable install or ``make``): its ``data/`` keeps
+# the index and cache beside the code, and ``../shared/data`` is the data dir. A wheel install has none.
+_SOURCE_ROOT = Path(__file__).resolve().parent.parent
+CHECKOUT: Path | None = (
+    _SOURCE_ROOT if (_SOURCE_ROOT / "pyproject.toml").is_file() and (_SOURCE_ROOT / "indexer").is_dir() else None
+)
+# Where the repository's own files (bench results, docs, eval queries) live; only meaningful in a checkout.
+PROJECT_ROOT = CHECKOUT or _SOURCE_ROOT
 
 DEFAULT_SOURCES: tuple[str, ...] = (
     "hcpcs/HCPC2025_JUL_ANWEB_v3.xlsx",
@@ -23,19 +33,44 @@ HISTORY_SOURCES: tuple[str, ...] = (
 )
 
 
+def packaged_data(name: str) -> Path:
+    """A file or folder shipped inside ``codefinder.data`` (knowledge tables, calibration), wherever the
+    package is installed. pip installs packages unpacked, so the resource is a real path."""
+    return Path(str(resources.files("codefinder.data").joinpath(name)))
+
+
+def default_home() -> Path:
+    """Where indexes and the embedding cache go: ``CODEFINDER_HOME``; else a checkout's ``data/`` (what
+    ``make run`` uses); else the platform's user data folder (never site-packages)."""
+    configured = os.environ.get("CODEFINDER_HOME")
+    if configured:
+        return Path(configured).expanduser()
+    if CHECKOUT is not None:
+        return CHECKOUT / "data"
+    return Path(platformdirs.user_data_dir("codefinder", appauthor=False))
+
+
+def default_data_dir() -> Path:
+    """The CMS files: ``../shared/data`` beside a checkout, else ``<home>/sources``."""
+    if CHECKOUT is not None:
+        return CHECKOUT.parent / "shared" / "data"
+    return default_home() / "sources"
+
+
 class Settings(BaseSettings):
     """Every tunable of codefinder. Environment variables use the ``CODEFINDER_`` prefix."""
 
     model_config = SettingsConfigDict(env_prefix="CODEFINDER_", extra="ignore")
 
-    data_dir: Path = Field(default=PROJECT_ROOT.parent / "shared" / "data")
-    index: Path = Field(default=PROJECT_ROOT / "data" / "index")
-    cache_dir: Path = Field(default=PROJECT_ROOT / "data" / "cache")
-    knowledge_dir: Path = Field(default=PROJECT_ROOT / "data" / "knowledge")
+    home: Path = Field(default_factory=default_home)
+    data_dir: Path = Field(default_factory=default_data_dir)
+    # index and cache default to <home>/index and <home>/cache
+    index: Path = Field(default=None, validate_default=False)  # type: ignore[assignment]
+    cache_dir: Path = Field(default=None, validate_default=False)  # type: ignore[assignment]
+    knowledge_dir: Path = Field(default_factory=lambda: packaged_data("knowledge"))
     default_sources: tuple[str, ...] = DEFAULT_SOURCES
     history_sources: tuple[str, ...] = HISTORY_SOURCES
 
-    model_name: str = "all-MiniLM-L6-v2"
     # onnx: onnxruntime at query time (the model is exported at build time into the index); torch: sentence-transformers
     encoder_backend: str = "onnx"
     encoder_threads: int = 1
@@ -63,7 +98,9 @@ class Settings(BaseSettings):
     # agreement do that) and must not outweigh the drug's or device's name on short descriptors sharing them.
     number_weight: float = 0.3
     correct_typos: bool = True
-    calibration_file: Path = Field(default=PROJECT_ROOT / "data" / "calibration.json")
+    # The fitted confidence model, shipped with the package. None switches confidences off on purpose
+    # (tuning ranks without them); a file that is missing or fitted for other features is an error.
+    calibration_file: Path | None = Field(default_factory=lambda: packaged_data("calibration.json"))
 
     # Fusion.
     fusion: str = "rrf"
@@ -116,3 +153,11 @@ class Settings(BaseSettings):
     log_query_text: bool = False
 
     keep_builds: int = 2
+
+    @model_validator(mode="after")
+    def _paths_under_home(self) -> Settings:
+        if self.index is None:
+            self.index = self.home / "index"
+        if self.cache_dir is None:
+            self.cache_dir = self.home / "cache"
+        return self

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from whoosh.analysis import Analyzer, StemmingAnalyzer
 
-from indexer.records import CodeRecord
+from codefinder.indexer.records import CodeRecord
 
 
 @lru_cache(maxsize=1)

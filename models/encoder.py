@@ -83,7 +83,7 @@ def load_encoder(
     """The production encoder: ONNX (from ``onnx_dir``, else exported once into ``cache_dir``) or torch."""
     if backend == "torch":
         return SentenceTransformerEncoder(max_tokens=max_tokens)
-    from models.onnx_encoder import OnnxEncoder, ensure_onnx
+    from codefinder.models.onnx_encoder import OnnxEncoder, ensure_onnx
 
     wanted = "model.int8.onnx" if int8 else "model.onnx"
     if onnx_dir is None or not (onnx_dir / wanted).is_file():

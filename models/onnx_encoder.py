@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.encoder import MINILM_DIMENSION, MINILM_NAME, packaged_model_path
+from codefinder.models.encoder import MINILM_DIMENSION, MINILM_NAME, packaged_model_path
 
 EXPORT_VERSION = "v2"  # bump when the export changes, so cached exports are redone
 ONNX_FILE = "model.onnx"

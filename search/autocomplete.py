@@ -15,8 +15,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from indexer.records import CodeRecord
-from search.query import CODE_PREFIX, codes_with_prefix, normalize_query
+from codefinder.indexer.records import CodeRecord
+from codefinder.search.query import CODE_PREFIX, codes_with_prefix, normalize_query
 
 WORD = re.compile(r"[a-z0-9]+")
 MAX_WORDS_PER_PREFIX = 3000

@@ -15,8 +15,17 @@ import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from codefinder.indexer.errors import CodefinderError
+
+if TYPE_CHECKING:
+    from codefinder.search.keyword import KeywordRetriever
+    from codefinder.search.loader import LoadedIndex
+    from codefinder.search.record_facts import RecordFacts
+    from codefinder.search.run import QueryRun
 
 FEATURES = ("fused", "reciprocal_rank", "keyword", "semantic", "coverage", "margin", "unclassified")
 
@@ -40,14 +49,84 @@ class Calibration:
         path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, path: Path) -> Calibration | None:
+    def load(cls, path: Path) -> Calibration:
+        """The fitted model; a missing file or one fitted for other features is an error (confidences,
+        ``no_good_match`` and verdicts all depend on it), never a silent fallback."""
         if not path.is_file():
-            return None
-        data = json.loads(path.read_text(encoding="utf-8"))
+            raise CalibrationError(f"calibration file {path} is missing (reinstall codefinder, or run `make tune`)")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise CalibrationError(f"calibration file {path} cannot be read: {error}") from error
         if tuple(data.get("features", ())) != FEATURES:
-            return None  # fitted for other features: ignore rather than mis-score
+            raise CalibrationError(
+                f"calibration file {path} was fitted for features {data.get('features')}, "
+                f"this version computes {list(FEATURES)}; run `make tune`"
+            )
         data["features"] = tuple(data["features"])
         return cls(**data)
+
+
+class CalibrationError(CodefinderError):
+    """The confidence model is missing or does not fit this version."""
+
+
+class ConfidenceScorer:
+    """The calibration features of a hit for one query, and the calibrated probability from them."""
+
+    def __init__(
+        self,
+        calibration: Calibration | None,
+        index: LoadedIndex,
+        keyword: KeywordRetriever,
+        facts: RecordFacts,
+        best_fused: float,
+    ) -> None:
+        """``best_fused`` is the highest fused score a hit can get (first in every retriever)."""
+        self.calibration = calibration
+        self.index = index
+        self.keyword = keyword
+        self.facts = facts
+        self.best_fused = best_fused
+
+    def features(self, run: QueryRun, row: int) -> np.ndarray:
+        """The features of one row for one query, in the order of ``FEATURES``."""
+        text_rows = run.text_rows
+        text_position = run.text_position.get(row)
+        fused = text_rows[text_position][1] if text_position is not None else 0.0
+        following = (
+            text_rows[text_position + 1][1] if text_position is not None and text_position + 1 < len(text_rows) else 0.0
+        )
+        top_keyword = run.rankings["keyword"][0][1] if run.rankings.get("keyword") else 0.0
+        keyword_score = run.score_of.get("keyword", {}).get(row)
+        if keyword_score is None and "keyword" in run.rankings:
+            if run.all_keyword_scores is None:
+                run.all_keyword_scores = self.keyword.scores(run.rewritten.keyword_terms)
+            keyword_score = float(run.all_keyword_scores[row])
+        semantic = run.score_of.get("semantic", {}).get(row)
+        if semantic is None and run.query_vector is not None:
+            semantic = float(self.index.vectors[row] @ run.query_vector)
+        own = run.explain.original_stems
+        return np.array(
+            [
+                fused / self.best_fused if self.best_fused else 0.0,
+                1.0 / (text_position + 1) if text_position is not None else 0.0,
+                (keyword_score or 0.0) / top_keyword if top_keyword else 0.0,
+                semantic or 0.0,
+                len(own & self.facts.stems(row)) / len(own) if own else 0.0,
+                (fused - following) / fused if fused else 0.0,
+                1.0 if self.index.records[row].code == run.rewritten.unclassified_code else 0.0,
+            ]
+        )
+
+    def __call__(self, run: QueryRun, row: int, match: str) -> float | None:
+        """The probability that ``row`` is a right code for the run's query; 1 for a code the query names,
+        None when confidences are off."""
+        if match == "code":
+            return 1.0
+        if self.calibration is None:
+            return None
+        return float(self.calibration.probability(self.features(run, row)[None, :])[0])
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, iterations: int = 50) -> tuple[np.ndarray, float]:

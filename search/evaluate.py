@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from indexer.errors import CodefinderError
+from codefinder.indexer.errors import CodefinderError
 
 QUERY_COLUMNS = ("query", "description")
 GOLD_COLUMNS = ("gold", "code")

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.errors import QueryError
-from indexer.records import CodeRecord
-from indexer.taxonomy import canonical_level
+from codefinder.indexer.errors import QueryError
+from codefinder.indexer.records import CodeRecord
+from codefinder.indexer.taxonomy import canonical_level
 
 KINDS = ("code", "modifier")
 SYSTEMS = ("HCPCS", "CPT")

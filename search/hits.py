@@ -5,32 +5,43 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from indexer.records import CodeRecord
+from codefinder.indexer.records import CodeRecord
+
+
+def _about(text: str) -> dict[str, str]:
+    """Field metadata: the description the HTTP schema (``api.schemas.HitOut``, derived from ``Hit``) shows."""
+    return {"description": text}
 
 
 @dataclass
 class Hit:
+    """One ranked code for a query, with what it is and why it matched."""
+
     code: str
-    system: str
-    level: str
-    level_label: str
-    kind: str
-    section: str | None
+    system: str = field(metadata=_about("HCPCS or CPT"))
+    level: str = field(metadata=_about("hcpcs-2, hcpcs-modifier, cpt-1, cpt-2, cpt-3 or cpt-pla"))
+    level_label: str = field(metadata=_about("the level or category in words"))
+    kind: str = field(metadata=_about("code or modifier"))
+    section: str | None = field(metadata=_about("the section letter (E, J, L…) of a HCPCS Level II code"))
     section_name: str | None
     long_description: str | None
     short_description: str | None
-    status: str
+    status: str = field(metadata=_about("active or terminated (on the as-of date)"))
     add_date: str | None
     effective_date: str | None
     termination_date: str | None
-    score: float
-    match: str
-    ranks: dict[str, int | None]
+    score: float = field(metadata=_about("fused score; code matches rank above every text match"))
+    match: str = field(metadata=_about("code (the query named it) or text"))
+    ranks: dict[str, int | None] = field(metadata=_about("rank in each retriever that ran, or null"))
     matched_terms: list[str]
     matched_synonyms: list[str]
-    noc: bool
-    matched_expansions: list[dict[str, str]] = field(default_factory=list)
-    confidence: float | None = None
+    noc: bool = field(metadata=_about("a 'not otherwise classified' code"))
+    matched_expansions: list[dict[str, str]] = field(
+        default_factory=list, metadata=_about("query expansions (brand, abbreviation, typo…) this hit matched")
+    )
+    confidence: float | None = field(
+        default=None, metadata=_about("calibrated probability that this is a right code (1 for a code the query names)")
+    )
 
     @classmethod
     def from_record(

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.keyword_index import TEXT_FIELDS
-from indexer.settings import Settings
-from search.loader import LoadedIndex
+from codefinder.indexer.keyword_index import TEXT_FIELDS
+from codefinder.indexer.settings import Settings
+from codefinder.search.loader import LoadedIndex
 
 Ranking = list[tuple[int, float]]
 EMPTY_IDS = np.zeros(0, dtype=np.int32)

@@ -15,13 +15,13 @@ from typing import Any
 import faiss
 import numpy as np
 
-from indexer import layout
-from indexer.errors import IndexError_, IndexIntegrityError
-from indexer.keyword_index import POSTINGS_FILE, TEXT_FIELDS, FieldArrays, load_postings
-from indexer.knowledge import Knowledge, load_snapshot
-from indexer.manifest import FORMAT_NAME, FORMAT_VERSION, file_digest, read_manifest
-from indexer.records import CodeRecord
-from models.onnx_encoder import TOKENIZER_FILE
+from codefinder.indexer import layout
+from codefinder.indexer.errors import IndexIntegrityError, UnusableIndexError
+from codefinder.indexer.keyword_index import POSTINGS_FILE, TEXT_FIELDS, FieldArrays, load_postings
+from codefinder.indexer.knowledge import Knowledge, load_snapshot
+from codefinder.indexer.manifest import FORMAT_NAME, FORMAT_VERSION, file_digest, read_manifest
+from codefinder.indexer.records import CodeRecord
+from codefinder.models.onnx_encoder import TOKENIZER_FILE
 
 REQUIRED_FILES = (layout.RECORDS, layout.VECTORS, layout.FAISS_INDEX, POSTINGS_FILE, layout.KNOWLEDGE)
 # what a damaged file may raise while being parsed (after its digest matched a rewritten manifest)
@@ -141,7 +141,7 @@ def load_index(index: Path, expected_dimension: int | None = None) -> LoadedInde
     record count = keyword doc count = vector count = id-map length, and the vector dimension."""
     build_dir = layout.resolve_build_dir(index)
     if build_dir is None:
-        raise IndexError_(f"no index at {index}; build one with: codefinder build --index {index}")
+        raise UnusableIndexError(f"no index at {index}; build one with: codefinder build --index {index}")
     where = str(build_dir)
     manifest = read_checked_manifest(build_dir)
     verify_files(build_dir, manifest)

@@ -7,7 +7,7 @@ import unicodedata
 from bisect import bisect_left
 from dataclasses import dataclass
 
-from indexer.taxonomy import is_code
+from codefinder.indexer.taxonomy import is_code
 
 CODE_PREFIX = re.compile(r"[A-Z]\d{1,4}|\d{3,5}|\d{4}[FTU]")
 CODE_TOKEN = re.compile(r"[A-Za-z]\d{4}|\d{4}[FTUftu]")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 
-from indexer.records import CodeRecord
+from codefinder.indexer.records import CodeRecord
 
 DOSE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
 UP_TO = re.compile(r"up to (\d+(?:\.\d+)?)\s*([a-z]+)")
@@ -33,7 +33,7 @@ FLOOR = ">="  # "400 or greater mg/ml": any query dose of at least 400 mg agrees
 # "300-399 mg/ml iodine": a band; stored as (399, "300<mg"), any query dose from 300 to 399 mg agrees
 BAND = re.compile(r"(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*([a-z]+)")
 OR_GREATER = re.compile(r"(\d+(?:\.\d+)?)\s*(?:or greater|or more|and above)\s*([a-z]+)")
-DOSE_BAND = 0.7
+NEAR_TOP_BAND = 0.7
 DOSE_UNITS = {"mg", "mcg", "g", "ml", "unit", "meq", "mci", "uci", "l", "minute", "hour"}
 
 
@@ -100,12 +100,12 @@ def boost_agreeing(
     bonus: float,
     agrees: Callable[[frozenset, frozenset], bool] = lambda facts, wanted: bool(facts & wanted),  # type: ignore[type-arg]
 ) -> dict[int, float]:
-    """Multiply by (1 + bonus) the rows close to the top (within ``DOSE_BAND`` of the best score) whose
+    """Multiply by (1 + bonus) the rows close to the top (within ``NEAR_TOP_BAND`` of the best score) whose
     facts (doses, routes) agree with the query's (by default: share one): such a fact chooses between
     sibling codes of the drug the words found; it must not lift an unrelated drug that shares a dose or a route."""
     if not wanted or bonus <= 0 or not fused:
         return fused
-    floor = max(fused.values()) * DOSE_BAND
+    floor = max(fused.values()) * NEAR_TOP_BAND
     return {
         row: score * (1.0 + bonus) if score >= floor and agrees(facts_of(row), wanted) else score
         for row, score in fused.items()
@@ -113,11 +113,11 @@ def boost_agreeing(
 
 
 def penalize_near_top(fused: dict[int, float], conflicts: Callable[[int], bool], penalty: float) -> dict[int, float]:
-    """Multiply by (1 - penalty) the rows close to the top (within ``DOSE_BAND`` of the best score) that
+    """Multiply by (1 - penalty) the rows close to the top (within ``NEAR_TOP_BAND`` of the best score) that
     contradict the query; like ``boost_agreeing``, it only reorders siblings the words already found."""
     if penalty <= 0 or not fused:
         return fused
-    floor = max(fused.values()) * DOSE_BAND
+    floor = max(fused.values()) * NEAR_TOP_BAND
     return {
         row: score * (1.0 - penalty) if score >= floor and conflicts(row) else score for row, score in fused.items()
     }

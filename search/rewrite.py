@@ -19,11 +19,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from indexer.knowledge import Knowledge
-from indexer.taxonomy import is_code
-from indexer.text import analyze
-from search.rerank import QUERY_ROUTE_WORDS, query_routes
-from search.spelling import Correction, SpellCorrector
+from codefinder.indexer.knowledge import Knowledge
+from codefinder.indexer.taxonomy import is_code
+from codefinder.indexer.text import analyze
+from codefinder.search.rerank import QUERY_ROUTE_WORDS, query_routes
+from codefinder.search.spelling import Correction, SpellCorrector
 
 THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 GLUED_UNIT = re.compile(r"(?<=\d)(?=[a-z%])|(?<=[a-z])(?=\d)")
@@ -97,9 +97,6 @@ class RewrittenQuery:
             return None
         fixed = {e.source: e.target for e in self.corrections}
         return " ".join(fixed.get(word, word) for word in self.words)
-
-    def stems_of(self, expansion: Expansion) -> set[str]:
-        return set(analyze(expansion.target))
 
 
 def tokenize(text: str) -> list[str]:

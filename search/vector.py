@@ -10,7 +10,7 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
-from search.loader import LoadedIndex
+from codefinder.search.loader import LoadedIndex
 
 Ranking = list[tuple[int, float]]
 SCORE_DECIMALS = 4

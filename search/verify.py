@@ -17,11 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from indexer.records import CodeRecord
-from search.engine import QueryRun, SearchEngine, SearchOptions
-from search.filters import Filters
-from search.hits import Hit
-from search.query import normalize_query
+from codefinder.indexer.records import CodeRecord
+from codefinder.search.engine import SearchEngine, SearchOptions
+from codefinder.search.filters import Filters
+from codefinder.search.hits import Hit
+from codefinder.search.query import normalize_query
+from codefinder.search.run import QueryRun
 
 VERDICTS = ("consistent", "suspect", "unknown_code", "terminated")
 

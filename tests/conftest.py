@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from api.context import AppContext
-from indexer.build import build_index
-from indexer.settings import Settings
-from search.engine import SearchEngine
-from search.loader import load_index
+from codefinder.api.context import AppContext
+from codefinder.indexer.build import build_index
+from codefinder.indexer.settings import Settings
+from codefinder.search.engine import SearchEngine
+from codefinder.search.loader import load_index
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_DATA = FIXTURES / "data"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from api import limits
-from api.app import create_app
-from api.context import AppContext
+from codefinder.api import limits
+from codefinder.api.app import create_app
+from codefinder.api.context import AppContext
 from tests.conftest import FailingEncoder
 
 
@@ -291,7 +291,8 @@ def test_operations_endpoints(client):
     assert ready["status"] == "ready" and ready["index_version"]
     version = client.get("/version").json()
     assert version["counts"]["records"] == 14 and version["model"]["name"] == "fake-hashing-encoder"
-    assert "files" not in version
+    assert version["files"]["records.jsonl"] and len(version["files"]["records.jsonl"]) == 64
+    assert version["codefinder_version"] and "/" not in str(version["sources"]) and "/" not in str(version["history"])
 
 
 def test_without_an_index_only_healthz_answers(empty_client):

@@ -22,8 +22,8 @@ if not CHROMIUM.is_file():
 playwright_api = pytest.importorskip("playwright.sync_api")
 uvicorn = pytest.importorskip("uvicorn")
 
-from api.app import create_app  # noqa: E402
-from api.context import AppContext  # noqa: E402
+from codefinder.api.app import create_app  # noqa: E402
+from codefinder.api.context import AppContext  # noqa: E402
 
 expect = playwright_api.expect
 CHROMIUM_ARGS = [
@@ -357,3 +357,22 @@ def test_a_keyed_server_asks_for_the_key_once_and_then_searches(browser, built_s
             assert page.evaluate("sessionStorage.getItem('codefinder.apiKey')") == key
         finally:
             page.close()
+
+
+def test_api_docs_render_offline(browser, base_url):
+    """/docs (Swagger UI 5, from the fastapi-offline package's assets) renders with no request leaving the
+    host."""
+    page = browser.new_page()
+    outside: list[str] = []
+    def note(request) -> None:  # blob: and data: URLs are made in the page
+        if request.url.startswith(("http:", "https:")) and not request.url.startswith(base_url):
+            outside.append(request.url)
+
+    page.on("request", note)
+    try:
+        page.goto(base_url + "/docs")
+        expect(page.locator(".swagger-ui .info .title")).to_contain_text("codefinder", timeout=15000)
+        expect(page.locator(".opblock-summary-path", has_text="/search").first).to_be_visible()
+        assert not outside, outside
+    finally:
+        page.close()

@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 from whoosh import index as whoosh_index
 from whoosh.fields import ID, NUMERIC, TEXT, Schema
 
-from indexer import layout
-from indexer.build import build_index
-from indexer.errors import IndexError_, SourceError
-from indexer.keyword_index import POSTINGS_FILE, TEXT_FIELDS, FieldArrays, compute_postings, load_postings
-from indexer.manifest import FORMAT_VERSION, file_digest
-from indexer.records import CodeRecord
-from indexer.text import analyzer
-from search.loader import load_index
+from codefinder.indexer import layout
+from codefinder.indexer.build import build_index
+from codefinder.indexer.errors import SourceError, UnusableIndexError
+from codefinder.indexer.keyword_index import POSTINGS_FILE, TEXT_FIELDS, FieldArrays, compute_postings, load_postings
+from codefinder.indexer.manifest import FORMAT_VERSION, file_digest
+from codefinder.indexer.records import CodeRecord
+from codefinder.indexer.text import analyzer
+from codefinder.search.loader import load_index
 from tests.conftest import FIXTURE_DATA, FailingEncoder
 
 
@@ -46,7 +46,8 @@ def test_manifest_lists_sources_counts_model_and_checksums(built_settings):
     assert manifest["format"] == "codefinder-index" and manifest["format_version"] == FORMAT_VERSION == 3
     assert [s["shape"] for s in manifest["sources"]] == ["hcpcs-fixed-width", "opps-addendum-b", "asp-crosswalk"]
     for source in manifest["sources"]:
-        assert source["sha256"] == file_digest(Path(source["path"]))
+        matching = list(built_settings.data_dir.rglob(source["name"]))
+        assert source["sha256"] == file_digest(matching[0]) and "path" not in source
     assert manifest["counts"]["records"] == 14
     assert manifest["counts"]["by_kind"] == {"code": 12, "modifier": 2}
     assert manifest["counts"]["terminated"] == 1
@@ -119,12 +120,12 @@ def test_loader_rejects_a_tampered_file(built_settings):
     data = bytearray(records.read_bytes())
     data[10] ^= 0x01
     records.write_bytes(bytes(data))
-    with pytest.raises(IndexError_, match=r"records\.jsonl"):
+    with pytest.raises(UnusableIndexError, match=r"records\.jsonl"):
         load_index(built_settings.index)
 
 
 def test_loader_without_index_says_how_to_build(tmp_path):
-    with pytest.raises(IndexError_, match="codefinder build"):
+    with pytest.raises(UnusableIndexError, match="codefinder build"):
         load_index(tmp_path / "nothing")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from api.cli import main
+from codefinder.api.cli import main
 from tests.conftest import FIXTURE_DATA
 
 

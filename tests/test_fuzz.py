@@ -24,12 +24,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from api.app import create_app
-from api.context import AppContext
-from api.schemas import AutocompleteOut, SearchOut
-from indexer.build import build_index
-from indexer.settings import Settings
-from search.query import normalize_query
+from codefinder.api.app import create_app
+from codefinder.api.context import AppContext
+from codefinder.api.schemas import AutocompleteOut, SearchOut
+from codefinder.indexer.build import build_index
+from codefinder.indexer.settings import Settings
+from codefinder.search.query import normalize_query
 from tests.conftest import FIXTURE_DATA, FIXTURE_HISTORY, FIXTURE_SOURCES, FakeEncoder
 
 # Bounded and derandomized so CI sees the same examples every run. The client fixture is module-scoped

@@ -7,14 +7,14 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from api.cli import main
-from indexer.build import build_index
-from indexer.errors import SourceError
-from indexer.history import apply_history
-from indexer.records import CodeRecord
-from search.engine import SearchEngine, SearchOptions
-from search.filters import Filters
-from search.loader import load_index
+from codefinder.api.cli import main
+from codefinder.indexer.build import build_index
+from codefinder.indexer.errors import SourceError
+from codefinder.indexer.history import apply_history
+from codefinder.indexer.records import CodeRecord
+from codefinder.search.engine import SearchEngine, SearchOptions
+from codefinder.search.filters import Filters
+from codefinder.search.loader import load_index
 from tests.conftest import FIXTURE_DATA
 
 HISTORY_FILE = FIXTURE_DATA / "hcpcs" / "HCPC2098_HISTORY_ANWEB.txt"

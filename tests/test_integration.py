@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from api.cli import main
-from indexer.settings import Settings
-from indexer.sources import read_source
-from search.engine import SearchOptions
-from search.filters import Filters
+from codefinder.api.cli import main
+from codefinder.indexer.settings import Settings
+from codefinder.indexer.sources import read_source
+from codefinder.search.engine import SearchOptions
+from codefinder.search.filters import Filters
 from tests.conftest import shared_data_present
 
 pytestmark = pytest.mark.integration
@@ -158,7 +158,7 @@ def test_contractions_slashed_letters_and_the_hospital_setting_on_the_real_index
 
 
 def test_verify_on_the_real_index(real_engine):
-    from search.verify import verify
+    from codefinder.search.verify import verify
 
     assert verify(real_engine, "remicade infusion", "J1745").verdict == "consistent"
     walker = verify(real_engine, "walker", "J1745")
@@ -169,9 +169,9 @@ def test_onnx_encoder_matches_sentence_transformers(real_context):
     """The serving encoder (ONNX, exported at build time) gives the vectors the index was built with."""
     import numpy as np
 
-    from indexer import layout
-    from models.encoder import SentenceTransformerEncoder
-    from models.onnx_encoder import OnnxEncoder, ensure_onnx
+    from codefinder.indexer import layout
+    from codefinder.models.encoder import SentenceTransformerEncoder
+    from codefinder.models.onnx_encoder import OnnxEncoder, ensure_onnx
 
     torch_side = SentenceTransformerEncoder()
     texts = ["cpap machine", "INJ KETOROLAC 15MG", "Continuous positive airway pressure (cpap) device", "x " * 400]

@@ -19,14 +19,14 @@ import faiss
 import numpy as np
 import pytest
 
-from indexer import layout
-from indexer.build import build_index
-from indexer.errors import IndexIntegrityError
-from indexer.keyword_index import POSTINGS_FILE, compute_postings, save_postings
-from indexer.manifest import file_digest
-from indexer.records import CodeRecord
-from indexer.settings import PROJECT_ROOT, Settings
-from search.loader import load_index
+from codefinder.indexer import layout
+from codefinder.indexer.build import build_index
+from codefinder.indexer.errors import IndexIntegrityError
+from codefinder.indexer.keyword_index import POSTINGS_FILE, compute_postings, save_postings
+from codefinder.indexer.manifest import file_digest
+from codefinder.indexer.records import CodeRecord
+from codefinder.indexer.settings import PROJECT_ROOT, Settings
+from codefinder.search.loader import load_index
 from tests.conftest import FIXTURE_DATA, FakeEncoder
 
 FIXTURE_RECORDS = 14
@@ -309,7 +309,7 @@ def test_models_load_without_remote_code():
 
 
 def test_the_packaged_model_holds_no_pickled_weights():
-    from models.encoder import ModelUnavailable, packaged_model_path
+    from codefinder.models.encoder import ModelUnavailable, packaged_model_path
 
     try:
         model_dir = packaged_model_path()

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from indexer.errors import SourceError
-from indexer.knowledge import BrandTagger, Knowledge, load_knowledge
-from indexer.records import CodeRecord
-from indexer.settings import Settings
-from search.engine import SearchOptions
-from search.rerank import parse_doses
-from search.rewrite import QueryRewriter, tokenize
-from search.verify import verify
+from codefinder.indexer.errors import SourceError
+from codefinder.indexer.knowledge import BrandTagger, Knowledge, load_knowledge
+from codefinder.indexer.records import CodeRecord
+from codefinder.indexer.settings import Settings
+from codefinder.search.engine import SearchOptions
+from codefinder.search.rerank import parse_doses
+from codefinder.search.rewrite import QueryRewriter, tokenize
+from codefinder.search.verify import verify
 
 REAL_TABLES = Settings().knowledge_dir
 
@@ -234,7 +234,7 @@ def test_a_drug_no_descriptor_names_gets_its_unclassified_code():
 
 
 def test_up_to_doses_agree_with_any_smaller_query_dose():
-    from search.rerank import doses_agree, record_doses
+    from codefinder.search.rerank import doses_agree, record_doses
 
     units = {"mg": "mg"}
     up_to = record_doses(CodeRecord.new("J9004", long_description="Injection, madeupone, up to 4 mg"), units)
@@ -246,7 +246,7 @@ def test_up_to_doses_agree_with_any_smaller_query_dose():
 
 
 def test_dose_bands_and_floors_agree_with_the_doses_inside_them():
-    from search.rerank import doses_agree, record_doses
+    from codefinder.search.rerank import doses_agree, record_doses
 
     units = {"mg": "mg", "ml": "ml"}
     band = record_doses(
@@ -297,7 +297,7 @@ def test_strength_units_of_a_drug_order_weigh_like_numbers():
 
 
 def test_crosswalk_drug_names_lose_their_packaging_words():
-    from indexer.sources.delimited import drug_name_synonym
+    from codefinder.indexer.sources.delimited import drug_name_synonym
 
     assert drug_name_synonym("IXEMPRA KIT") == "ixempra"
     assert drug_name_synonym("Kanjinti (kit)") == "kanjinti"
@@ -400,8 +400,8 @@ def test_unclassified_drug_query_leads_with_the_noc_code(engine):
 
 
 def test_knowledge_can_be_switched_off(built_settings, fake_encoder):
-    from search.engine import SearchEngine
-    from search.loader import load_index
+    from codefinder.search.engine import SearchEngine
+    from codefinder.search.loader import load_index
 
     plain = SearchEngine(
         load_index(built_settings.index), fake_encoder, built_settings.model_copy(update={"use_knowledge": False})
@@ -413,8 +413,8 @@ def test_knowledge_can_be_switched_off(built_settings, fake_encoder):
 
 
 def test_route_words_choose_between_injectable_and_oral_siblings():
-    from indexer.records import CodeRecord
-    from search.rerank import apply_route_agreement, query_routes, record_routes
+    from codefinder.indexer.records import CodeRecord
+    from codefinder.search.rerank import apply_route_agreement, query_routes, record_routes
 
     injectable = CodeRecord("J9001", "HCPCS", "hcpcs-2", "code", long_description="Injection, madeupazole, 1 mg")
     oral = CodeRecord("J9002", "HCPCS", "hcpcs-2", "code", long_description="Madeupazole, oral, 1 mg")
@@ -438,8 +438,8 @@ def test_route_words_choose_between_injectable_and_oral_siblings():
 
 
 def test_without_clauses_choose_between_with_and_without_siblings():
-    from indexer.text import analyze
-    from search.rerank import apply_negation_agreement, negation_facts
+    from codefinder.indexer.text import analyze
+    from codefinder.search.rerank import apply_negation_agreement, negation_facts
 
     without = "Hospital bed, semi-electric, without side rails, with mattress"
     with_rails = "Hospital bed, semi-electric, with any type side rails, with mattress"
@@ -463,8 +463,8 @@ def test_without_clauses_choose_between_with_and_without_siblings():
 
 
 def test_unstated_qualifiers_demote_the_processed_sibling():
-    from indexer.text import analyze
-    from search.rerank import UNSTATED_QUALIFIERS, apply_qualifier_agreement
+    from codefinder.indexer.text import analyze
+    from codefinder.search.rerank import UNSTATED_QUALIFIERS, apply_qualifier_agreement
 
     qualifier_stems = frozenset(analyze(UNSTATED_QUALIFIERS))
     descriptions = ["Red blood cells, leukocytes reduced, irradiated, each unit", "Red blood cells, leukocytes reduced"]
@@ -477,8 +477,13 @@ def test_unstated_qualifiers_demote_the_processed_sibling():
 
 
 def test_an_unstated_esrd_means_the_non_esrd_sibling_and_dialysis_states_it():
-    from indexer.text import analyze
-    from search.rerank import UNSTATED_QUALIFIERS, apply_qualifier_agreement, negation_facts, stated_qualifiers
+    from codefinder.indexer.text import analyze
+    from codefinder.search.rerank import (
+        UNSTATED_QUALIFIERS,
+        apply_qualifier_agreement,
+        negation_facts,
+        stated_qualifiers,
+    )
 
     qualifier_stems = frozenset(analyze(UNSTATED_QUALIFIERS))
     descriptions = [
@@ -498,7 +503,7 @@ def test_an_unstated_esrd_means_the_non_esrd_sibling_and_dialysis_states_it():
 
 
 def test_a_strength_per_millilitre_implies_an_injectable():
-    from search.rerank import concentration_route
+    from codefinder.search.rerank import concentration_route
 
     assert concentration_route("MADEUPAZOLE 2MG/ML SOLN") == {"injection"}
     assert concentration_route("MADEUPARIN 10,000 UNITS/ML SOLN") == {"injection"}
@@ -507,7 +512,7 @@ def test_a_strength_per_millilitre_implies_an_injectable():
 
 
 def test_the_hospital_setting_prefers_the_device_category_c_code_to_its_dmepos_sibling():
-    from search.rerank import apply_hospital_devices, is_opps_device_category
+    from codefinder.search.rerank import apply_hospital_devices, is_opps_device_category
 
     records = [
         CodeRecord.new("L9990", long_description="Implantation of made-up prosthesis, silicone"),

@@ -23,17 +23,17 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from api.access_log import ACCESS_LOGGER
-from api.admin import reload_on_sighup
-from api.app import create_app
-from api.auth import KeyConfigError, KeyRing, digest
-from api.cli import main
-from api.context import AppContext
-from api.rate_limit import TokenBuckets
-from api.service import Service
-from indexer.build import build_index
-from indexer.layout import resolve_build_dir
-from indexer.settings import Settings
+from codefinder.api.access_log import ACCESS_LOGGER
+from codefinder.api.admin import reload_on_sighup
+from codefinder.api.app import create_app
+from codefinder.api.auth import KeyConfigError, KeyRing, digest
+from codefinder.api.cli import main
+from codefinder.api.context import AppContext
+from codefinder.api.rate_limit import TokenBuckets
+from codefinder.api.service import Service
+from codefinder.indexer.build import build_index
+from codefinder.indexer.layout import resolve_build_dir
+from codefinder.indexer.settings import Settings
 from tests.conftest import FIXTURE_DATA, FIXTURE_SOURCES, FakeEncoder
 
 KEY = "k" * 12 + "-0123456789abcdef"  # 29 bytes
@@ -284,7 +284,8 @@ def test_keys_guard_every_endpoint_but_healthz_and_the_page(built_settings, fake
     with make_client(keyed(built_settings), fake_encoder) as client:
         assert client.get("/healthz").status_code == 200
         assert client.get("/").status_code == 200 and client.get("/static/app.js").status_code == 200
-        for path in ("/search?q=walker", "/autocomplete?q=wal", "/codes/E0601", "/readyz", "/version", "/openapi.json"):
+        assert client.get("/docs").status_code == 200 and client.get("/openapi.json").status_code == 200
+        for path in ("/search?q=walker", "/autocomplete?q=wal", "/codes/E0601", "/readyz", "/version"):
             denied = client.get(path)
             assert denied.status_code == 401 and denied.headers["www-authenticate"] == "Bearer", path
             assert "API key" in denied.json()["detail"]
@@ -306,10 +307,10 @@ def test_keyring_keeps_only_digests_and_checks_every_one(monkeypatch):
     ring = KeyRing.parse(f"{KEY},{OTHER_KEY}")
     assert KEY.encode() not in repr(ring).encode() and ring.digests == (digest(KEY), digest(OTHER_KEY))
     compared = []
-    import api.auth
+    from codefinder.api import auth
 
-    real = api.auth.hmac.compare_digest
-    monkeypatch.setattr(api.auth.hmac, "compare_digest", lambda a, b: compared.append(1) or real(a, b))
+    real = auth.hmac.compare_digest
+    monkeypatch.setattr(auth.hmac, "compare_digest", lambda a, b: compared.append(1) or real(a, b))
     assert ring.identify(KEY) == digest(KEY).hex()[:8]
     assert len(compared) == 2  # no early exit on the first match
     assert ring.identify("nope") is None and ring.identify(None) is None

@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from indexer.errors import QueryError
-from search.engine import SearchEngine, SearchOptions
-from search.filters import Filters
-from search.loader import load_index
+from codefinder.indexer.errors import QueryError
+from codefinder.search.engine import SearchEngine, SearchOptions
+from codefinder.search.filters import Filters
+from codefinder.search.loader import load_index
 from tests.conftest import FailingEncoder
 
 
@@ -178,7 +178,7 @@ def test_semantic_failure_degrades_to_keyword(built_settings):
 
 def test_numpy_vector_search_matches_faiss(engine, built_settings, fake_encoder):
     """The numpy backend (default) and FAISS's flat inner-product index rank alike."""
-    from search.vector import VectorRetriever
+    from codefinder.search.vector import VectorRetriever
 
     numpy_side = VectorRetriever(engine.index, "numpy")
     faiss_side = VectorRetriever(engine.index, "faiss")

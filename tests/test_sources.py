@@ -8,8 +8,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from indexer.errors import SourceError
-from indexer.sources import read_source
+from codefinder.indexer.errors import SourceError
+from codefinder.indexer.sources import read_source
 from tests.conftest import FIXTURE_DATA
 
 FIXED = FIXTURE_DATA / "hcpcs" / "HCPC2099_TEST_ANWEB.txt"

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from search.spelling import Correction, SpellCorrector, osa_distance
+from codefinder.search.spelling import Correction, SpellCorrector, osa_distance
 
 VOCABULARY = {
     "wheelchair": 900,

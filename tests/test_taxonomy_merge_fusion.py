@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.merge import merge_sources
-from indexer.records import CodeRecord
-from indexer.taxonomy import canonical_level, place
-from search.fusion import ordered, reciprocal_rank_fusion, weighted_score_fusion
+from codefinder.indexer.merge import merge_sources
+from codefinder.indexer.records import CodeRecord
+from codefinder.indexer.taxonomy import canonical_level, place
+from codefinder.search.fusion import ordered, reciprocal_rank_fusion, weighted_score_fusion
 
 
 @pytest.mark.parametrize(

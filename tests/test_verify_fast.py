@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from indexer.errors import QueryError
-from indexer.settings import Settings
-from search.engine import SearchEngine, SearchOptions
-from search.filters import Filters
-from search.loader import load_index
-from search.verify import verify, verify_many
+from codefinder.indexer.errors import QueryError
+from codefinder.indexer.settings import Settings
+from codefinder.search.engine import SearchEngine, SearchOptions
+from codefinder.search.filters import Filters
+from codefinder.search.loader import load_index
+from codefinder.search.verify import verify, verify_many
 from tests.conftest import FailingEncoder, FakeEncoder
 
 DESCRIPTIONS = [

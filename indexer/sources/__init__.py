@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from indexer.sources.base import SourceResult
-from indexer.sources.detect import read_source
+from codefinder.indexer.sources.base import SourceResult
+from codefinder.indexer.sources.detect import read_source
 
 __all__ = ["SourceResult", "read_source"]

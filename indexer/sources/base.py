@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from indexer.errors import SourceError
-from indexer.records import CodeRecord
-from indexer.taxonomy import is_code, normalize_code
+from codefinder.indexer.errors import SourceError
+from codefinder.indexer.records import CodeRecord
+from codefinder.indexer.taxonomy import is_code, normalize_code
 
 
 @dataclass

@@ -8,10 +8,10 @@ from __future__ import annotations
 import csv
 import io
 
-from indexer.errors import SourceError
-from indexer.records import CodeRecord
-from indexer.sources.base import SourceResult, checked_code, clean_text, find_column, header_key
-from indexer.taxonomy import is_code, normalize_code
+from codefinder.indexer.errors import SourceError
+from codefinder.indexer.records import CodeRecord
+from codefinder.indexer.sources.base import SourceResult, checked_code, clean_text, find_column, header_key
+from codefinder.indexer.taxonomy import is_code, normalize_code
 
 HEADER_SEARCH_ROWS = 40
 PLAIN_CODE_COLUMNS = ("code", "hcpcs", "hcpcscode", "hcpc", "cpt", "cptcode", "procedurecode")

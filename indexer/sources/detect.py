@@ -5,11 +5,11 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from indexer.errors import SourceError
-from indexer.sources.base import SourceResult
-from indexer.sources.delimited import decode, read_addendum_b, read_crosswalk, read_plain, sniff_delimited
-from indexer.sources.fixed_width import looks_like_fixed_width, parse_fixed_width_text
-from indexer.sources.workbook import read_workbook
+from codefinder.indexer.errors import SourceError
+from codefinder.indexer.sources.base import SourceResult
+from codefinder.indexer.sources.delimited import decode, read_addendum_b, read_crosswalk, read_plain, sniff_delimited
+from codefinder.indexer.sources.fixed_width import looks_like_fixed_width, parse_fixed_width_text
+from codefinder.indexer.sources.workbook import read_workbook
 
 TEXT_SUFFIXES = {".txt", ".csv", ".tsv", ".tab", ".prn"}
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from pathlib import Path
 
-from indexer.errors import SourceError
-from indexer.records import CodeRecord, parse_cms_date
-from indexer.sources.base import SourceResult, checked_code, clean_text
+from codefinder.indexer.errors import SourceError
+from codefinder.indexer.records import CodeRecord, parse_cms_date
+from codefinder.indexer.sources.base import SourceResult, checked_code, clean_text
 
 RECORD_LENGTH = 320
 FIRST_RICS = {"3": "code", "7": "modifier"}
@@ -88,7 +87,3 @@ def parse_fixed_width_text(text: str, path: str) -> SourceResult:
     if not result.records:
         raise SourceError(path, "no HCPCS records found")
     return result
-
-
-def read_fixed_width(path: Path, display_name: str | None = None) -> SourceResult:
-    return parse_fixed_width_text(path.read_bytes().decode("cp1252", errors="replace"), display_name or str(path))

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from indexer.errors import SourceError
-from indexer.records import CodeRecord, parse_cms_date
-from indexer.sources.base import SourceResult, checked_code, clean_text, find_column, header_key
+from codefinder.indexer.errors import SourceError
+from codefinder.indexer.records import CodeRecord, parse_cms_date
+from codefinder.indexer.sources.base import SourceResult, checked_code, clean_text, find_column, header_key
 
 CODE_COLUMNS = ("hcpc", "hcpcs", "hcpcscode", "code", "cpt", "cptcode")
 LONG_COLUMNS = ("longdescription", "description", "longdescriptor", "descriptor")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.encoder import Encoder
+from codefinder.models.encoder import Encoder
 
 ProgressFn = Callable[[int, int], None]
 
@@ -22,7 +22,7 @@ def text_key(model_name: str, text: str) -> bytes:
     return hashlib.sha256(f"{model_name}\x00{text}".encode()).digest()
 
 
-class EmbeddingCache:
+class CorpusEmbeddingCache:
     """A persistent map from text digest to vector, for one model."""
 
     def __init__(self, directory: Path, model_name: str, dimension: int) -> None:

@@ -1,0 +1,87 @@
+"""How fused scores become the final order: the reranking policy (which agreements apply, with which
+settings), terminated codes below current ones, and the NOC code of an unknown drug first."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+
+import numpy as np
+
+from codefinder.indexer.settings import Settings
+from codefinder.search.filters import RecordColumns
+from codefinder.search.loader import LoadedIndex
+from codefinder.search.record_facts import RecordFacts
+from codefinder.search.rerank import (
+    apply_dose_agreement,
+    apply_hospital_devices,
+    apply_modifier_weight,
+    apply_negation_agreement,
+    apply_qualifier_agreement,
+    apply_route_agreement,
+    concentration_route,
+    negation_facts,
+    parse_doses,
+    query_routes,
+    stated_qualifiers,
+)
+from codefinder.search.rewrite import RewrittenQuery
+
+
+class Reranker:
+    """The near-top adjustments of ``search.rerank``, each with its own setting, in a fixed order."""
+
+    def __init__(self, index: LoadedIndex, facts: RecordFacts, settings: Settings) -> None:
+        self.index = index
+        self.facts = facts
+        self.settings = settings
+        self.knowledge_on = settings.use_knowledge and index.knowledge is not None
+
+    def __call__(self, fused: dict[int, float], rewritten: RewrittenQuery, setting: str = "any") -> dict[int, float]:
+        settings = self.settings
+        facts = self.facts
+        if self.knowledge_on:
+            assert self.index.knowledge is not None
+            units = self.index.knowledge.unit_canonical
+            # the doses the words state, and those an expansion states ("isovue 300" is 300-399 mg/ml)
+            doses = parse_doses(f"{rewritten.text} {rewritten.semantic_text}", units)
+            fused = apply_dose_agreement(fused, doses, facts.doses, settings.dose_bonus)
+            routes = query_routes(rewritten.text, rewritten.semantic_text) or concentration_route(rewritten.text)
+            fused = apply_route_agreement(fused, routes, facts.routes, settings.route_bonus)
+            if settings.qualifier_penalty > 0:
+                stated = stated_qualifiers(frozenset(stem for stem, _ in rewritten.keyword_terms))
+                fused = apply_qualifier_agreement(fused, stated, facts.qualifiers, settings.qualifier_penalty)
+            if settings.negation_penalty > 0:
+                said = negation_facts(rewritten.semantic_text, facts.stems_of_text)
+                fused = apply_negation_agreement(fused, said, facts.negations, settings.negation_penalty)
+        if setting == "hospital":
+            fused = apply_hospital_devices(fused, self.index.records, settings.hospital_device_bonus)
+        return apply_modifier_weight(fused, self.index.records, settings.modifier_weight)
+
+
+class TerminatedLast:
+    """Terminated codes, when asked for (an old chargemaster under review), rank below current ones of
+    like score: C9027 (pembrolizumab, ended 2015) must not outrank J9271."""
+
+    def __init__(self, columns: RecordColumns, weight: float) -> None:
+        self.weight = weight
+        self._ended_by = lru_cache(maxsize=64)(
+            lambda day: frozenset(np.flatnonzero(columns.termination < day).tolist())
+        )
+
+    def __call__(self, fused: dict[int, float], today: dt.date) -> dict[int, float]:
+        ended = self._ended_by(today.isoformat())
+        if self.weight >= 1.0 or not ended:
+            return fused
+        return {row: score * self.weight if row in ended else score for row, score in fused.items()}
+
+
+def unclassified_first(
+    fused: list[tuple[int, float]], row: int | None, allowed: np.ndarray | None
+) -> list[tuple[int, float]]:
+    """A drug no descriptor names is billed with its NOC code (J3490, J3590, …): that code (``row``) leads,
+    and the words' nearest matches follow for the reviewer to rule out."""
+    if row is None or (allowed is not None and not allowed[row]):
+        return fused
+    top = fused[0][1] if fused else 1.0
+    return [(row, top * 1.01)] + [(r, score) for r, score in fused if r != row]
