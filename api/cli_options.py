@@ -1,0 +1,84 @@
+"""What several commands share: the data-dir and index options, the search filters, the context."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from codefinder.api.context import AppContext
+from codefinder.search.engine import CARE_SETTINGS, SearchOptions
+from codefinder.search.filters import Filters
+
+
+def app_context(ctx: click.Context, index: Path | None, data_dir: Path | None) -> AppContext:
+    app: AppContext = ctx.obj
+    updates: dict[str, Any] = {}
+    if index is not None:
+        updates["index"] = index
+    if data_dir is not None:
+        updates["data_dir"] = data_dir
+    if updates:
+        app.settings = app.settings.model_copy(update=updates)
+    return app
+
+
+def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option(
+        "--data-dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Folder of CMS files (default: CODEFINDER_DATA_DIR or ../shared/data).",
+    )(command)
+    command = click.option(
+        "--index",
+        "index",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Index folder (default: CODEFINDER_INDEX or data/index).",
+    )(command)
+    return command
+
+
+SETTING_OPTION = click.option(
+    "--setting",
+    type=click.Choice(CARE_SETTINGS),
+    default="any",
+    show_default=True,
+    help="Who bills: hospital prefers the OPPS device category C codes for implants.",
+)
+
+
+def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(
+        [
+            click.option("--system", default=None, help="HCPCS or CPT."),
+            click.option("--level", default=None, help="hcpcs-2, hcpcs-modifier, cpt-1, cpt-2, cpt-3, cpt-pla."),
+            click.option("--section", default=None, help="Section letter, e.g. E."),
+            click.option("--kind", type=click.Choice(["code", "modifier"]), default=None),
+            click.option("--include-terminated", is_flag=True, help="Also return terminated codes."),
+            click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Status as of this date."),
+            SETTING_OPTION,
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def search_options(
+    limit: int,
+    offset: int,
+    mode: str,
+    system: str | None,
+    level: str | None,
+    section: str | None,
+    kind: str | None,
+    include_terminated: bool,
+    as_of: dt.datetime | None,
+    setting: str,
+) -> SearchOptions:
+    filters = Filters.checked(system, level, section, kind, include_terminated, as_of.date() if as_of else None)
+    return SearchOptions(limit=limit, offset=offset, mode=mode, filters=filters, setting=setting)

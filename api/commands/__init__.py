@@ -1,0 +1,1 @@
+"""One module per command; ``codefinder.api.cli`` registers them on the ``codefinder`` group."""

@@ -1,0 +1,71 @@
+"""``codefinder build``: read the sources, embed, publish an index."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from codefinder.api.cli_options import app_context, common_options
+
+
+@click.command()
+@common_options
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A source file (repeatable; order = priority). Default: the CMS files in the data dir.",
+)
+@click.option(
+    "--history",
+    "history",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="An older full HCPCS release read for code dates only (repeatable; newest first). "
+    "Default: the data dir's 2020 and 2019 releases, unless --source is given.",
+)
+@click.pass_context
+def build(
+    ctx: click.Context, index: Path | None, data_dir: Path | None, sources: tuple[Path, ...], history: tuple[Path, ...]
+) -> None:
+    """Read the sources, embed the descriptors and publish a new index."""
+    from codefinder.indexer.build import build_index
+
+    app = app_context(ctx, index, data_dir)
+    progress = _progress_printer()
+    result = build_index(
+        app.settings, app.build_encoder(), list(sources) or None, app.settings.index, progress, list(history) or None
+    )
+    counts = result.manifest["counts"]
+    click.echo(
+        f"built {result.manifest['build_id']}: {counts['records']} records "
+        f"({counts['by_kind'].get('code', 0)} codes, {counts['by_kind'].get('modifier', 0)} modifiers), "
+        f"{result.embedded} newly embedded, {result.seconds:.1f} s -> {result.build_dir}"
+    )
+    for source in result.manifest["sources"]:
+        skipped = f", {source['skipped']} lines skipped" if source["skipped"] else ""
+        click.echo(f"  {source['name']}: {source['shape']}, {source['records']} records{skipped}")
+    history_info = result.manifest["history"]
+    for source in history_info["sources"]:
+        click.echo(f"  {source['name']}: {source['shape']}, history (dates only)")
+    if history_info["sources"]:
+        click.echo(f"  termination dates from history: {history_info['filled']['termination_date']}")
+
+
+def _progress_printer() -> Callable[[str, int, int], None]:
+    tty = sys.stderr.isatty()
+    last: dict[str, int] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        percent = int(100 * done / total) if total else 100
+        if tty:
+            click.echo(f"\r{stage}: {done}/{total} ({percent}%)", err=True, nl=done >= total)
+        elif percent // 10 != last.get(stage, -1) or done >= total:
+            last[stage] = percent // 10
+            click.echo(f"{stage}: {done}/{total} ({percent}%)", err=True)
+
+    return report

@@ -1,0 +1,114 @@
+"""``codefinder search``: one query as a table or JSON, or a file of queries as JSON lines."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from codefinder.api.cli_options import app_context, common_options, filter_options, search_options
+from codefinder.api.limits import checked_query
+from codefinder.indexer.errors import CodefinderError
+from codefinder.search.engine import MODES, SearchEngine, SearchOptions
+
+LINES_PER_CHUNK = 512  # `search --file` reads, embeds and searches this many lines at a time
+
+
+@click.command()
+@common_options
+@click.argument("query", required=False)
+@click.option("--limit", type=click.IntRange(1, 500), default=10, show_default=True)
+@click.option("--offset", type=click.IntRange(0, 10_000), default=0)
+@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option(
+    "--file",
+    "query_file",
+    type=click.File("r", encoding="utf-8"),
+    help="Search one query per line; prints one JSON line per query.",
+)
+@filter_options
+@click.pass_context
+def search(
+    ctx: click.Context,
+    index: Path | None,
+    data_dir: Path | None,
+    query: str | None,
+    limit: int,
+    offset: int,
+    mode: str,
+    as_json: bool,
+    query_file: Any,
+    **filters: Any,
+) -> None:
+    """Search codes by description, code or code prefix."""
+    if (query is None) == (query_file is None):
+        raise click.UsageError("give a QUERY or --file, not both")
+    app = app_context(ctx, index, data_dir)
+    options = search_options(limit, offset, mode, **filters)
+    engine = app.engine()
+    if query_file is not None:
+        for payload in search_lines(engine, query_file, options):
+            click.echo(json.dumps(payload, ensure_ascii=False))
+        return
+    assert query is not None
+    response = engine.search(query, options)
+    if as_json:
+        click.echo(json.dumps(response.to_dict(), ensure_ascii=False, indent=2))
+        return
+    _print_table(response.to_dict())
+
+
+def search_lines(engine: SearchEngine, lines: Iterable[str], options: SearchOptions) -> Iterator[dict[str, Any]]:
+    """One JSON-ready answer per non-blank line, in order: the search, or the line number and why the line
+    was refused (the API's limits). Read and searched a chunk at a time, so a long file streams."""
+    numbered = ((number, line.strip()) for number, line in enumerate(lines, start=1))
+    for chunk in _chunks(((n, text) for n, text in numbered if text), LINES_PER_CHUNK):
+        answers: dict[int, dict[str, Any]] = {}
+        valid: list[tuple[int, str]] = []
+        for number, text in chunk:
+            try:
+                valid.append((number, checked_query(text, f"line {number}")))
+            except CodefinderError as error:
+                answers[number] = {"line": number, "query": text[:80], "error": str(error)}
+        responses = engine.search_many([text for _, text in valid], options)
+        for (number, _), response in zip(valid, responses, strict=True):
+            answers[number] = {"line": number, **response.to_dict()}
+        for number, _ in chunk:
+            yield answers[number]
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _print_table(response: dict[str, Any]) -> None:
+    width = shutil.get_terminal_size((120, 20)).columns
+    if not response["hits"]:
+        click.echo(f"no codes match {response['query']!r}")
+        return
+    for rank, hit in enumerate(response["hits"], start=response["offset"] + 1):
+        badge = hit["section"] or ("MOD" if hit["kind"] == "modifier" else hit["level"])
+        status = " TERMINATED" if hit["status"] == "terminated" else ""
+        description = hit["long_description"] or hit["short_description"] or ""
+        ranks = " ".join(f"{name[0]}{r}" for name, r in hit["ranks"].items() if r is not None)
+        why = ", ".join(hit["matched_synonyms"] or hit["matched_terms"])
+        head = f"{rank:>3}. {hit['code']:<6} [{badge}]{status} "
+        room = max(20, width - len(head) - 2)
+        click.echo(head + (description if len(description) <= room else description[: room - 1] + "…"))
+        click.echo(
+            f"{'':>12}{hit['level_label']}; score {hit['score']:.4f} ({ranks or hit['match']})"
+            + (f"; matched: {why}" if why else "")
+        )
+    click.echo(f"{response['total']} candidates, {response['took_ms']:.1f} ms, index {response['index_version']}")
