@@ -30,6 +30,10 @@ class OneLineErrors(click.Group):
             self._die(str(error))
         except KeyboardInterrupt:
             self._die("interrupted")
+        except BrokenPipeError:  # the reader went away (`| head`): nothing left to say to anyone
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(0)
         except Exception as error:  # the CLI promises no tracebacks
             if os.environ.get("CODEFINDER_DEBUG"):
                 raise

@@ -44,14 +44,20 @@ class CachingEncoder:
 
 @dataclass
 class DevData:
+    """``chargemaster`` is the tune part of the dev chargemaster (70 %, capped per code): the only part any
+    tuning or calibration reads. ``chargemaster_check`` (30 %) is only scored, for reports."""
+
     chargemaster: list[LabeledQuery]
     queries: list[LabeledQuery]
+    chargemaster_check: list[LabeledQuery]
 
     @classmethod
     def load(cls, settings: Settings) -> DevData:
+        path = settings.data_dir / "eval" / "dev_chargemaster.csv"
         return cls(
-            chargemaster=read_labeled(settings.data_dir / "eval" / "dev_chargemaster.csv", CAP_PER_CODE),
+            chargemaster=read_labeled(path, CAP_PER_CODE, part="tune"),
             queries=read_labeled(QUERY_FILE),
+            chargemaster_check=read_labeled(path, CAP_PER_CODE, part="check"),
         )
 
 

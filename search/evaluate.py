@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
@@ -11,6 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from codefinder.indexer.errors import CodefinderError
+
+# The dev chargemaster is split once into a tune part (70 %) and a check part (30 %) by a hash of the
+# normalized description, so the split is fixed, needs no stored list, and repeated lines fall on one side.
+# Tuning reads the tune part only; the check part is only ever scored, never read line by line.
+SPLIT_SALT = "codefinder-dev-split-v1"
+TUNE_SHARE = 70
+SPLIT_PARTS = ("tune", "check")
 
 QUERY_COLUMNS = ("query", "description")
 GOLD_COLUMNS = ("gold", "code")
@@ -71,8 +79,18 @@ class Report:
         }
 
 
-def read_labeled(path: Path, cap_per_code: int | None = None) -> list[LabeledQuery]:
-    """Rows with a query (or description) and gold codes (``|``-separated) or a code column."""
+def split_part(text: str) -> str:
+    """``tune`` or ``check``: which part of a split file a line belongs to (see ``SPLIT_SALT``)."""
+    key = " ".join(text.lower().split())
+    digest = hashlib.sha256(f"{SPLIT_SALT}\x00{key}".encode()).digest()
+    return "tune" if int.from_bytes(digest[:4], "big") % 100 < TUNE_SHARE else "check"
+
+
+def read_labeled(path: Path, cap_per_code: int | None = None, part: str | None = None) -> list[LabeledQuery]:
+    """Rows with a query (or description) and gold codes (``|``-separated) or a code column; with ``part``,
+    only that part of the tune/check split (before capping per code)."""
+    if part is not None and part not in SPLIT_PARTS:
+        raise CodefinderError(f"part must be one of {', '.join(SPLIT_PARTS)}, got {part!r}")
     if not path.is_file():
         raise CodefinderError(f"{path}: no such file")
     with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -90,6 +108,8 @@ def read_labeled(path: Path, cap_per_code: int | None = None) -> list[LabeledQue
             query = (row.get(query_col) or "").strip()
             gold = tuple(code.strip().upper() for code in (row.get(gold_col) or "").split("|") if code.strip())
             if not query or not gold:
+                continue
+            if part is not None and split_part(query) != part:
                 continue
             if cap_per_code is not None:
                 if per_code[gold[0]] >= cap_per_code:

@@ -24,6 +24,12 @@ from codefinder.search.filters import Filters
     default=None,
     help="Use at most N rows per gold code (the dev chargemaster is skewed).",
 )
+@click.option(
+    "--part",
+    type=click.Choice(["tune", "check"]),
+    default=None,
+    help="Only this part of the fixed 70/30 tune/check split (tune on 'tune'; 'check' is for reporting).",
+)
 @click.option("--worst", type=click.IntRange(0, 500), default=15, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @SETTING_OPTION
@@ -35,6 +41,7 @@ def evaluate_command(
     labeled_file: Path,
     mode: str,
     cap_per_code: int | None,
+    part: str | None,
     worst: int,
     as_json: bool,
     setting: str,
@@ -43,7 +50,7 @@ def evaluate_command(
     from codefinder.search.evaluate import evaluate, read_labeled
 
     app = app_context(ctx, index, data_dir)
-    items = read_labeled(labeled_file, cap_per_code)
+    items = read_labeled(labeled_file, cap_per_code, part)
     engine = app.engine()
     report = evaluate(items, _ranker(engine, mode, setting), worst=worst)
     if as_json:
