@@ -25,6 +25,7 @@ FILES = {
     "devices": ("devices.csv", ("term", "expansion")),
     "chargemaster": ("chargemaster.csv", ("token", "expansion", "kind")),
     "units": ("units.csv", ("pattern", "canonical", "kind")),
+    "cpt_services": ("cpt_services.csv", ("term", "service")),
 }
 WORD = re.compile(r"[a-z0-9]+")
 
@@ -39,6 +40,8 @@ class Knowledge:
     shorthand: dict[str, list[str]] = field(default_factory=dict)
     noise: set[str] = field(default_factory=set)
     unit_canonical: dict[str, str] = field(default_factory=dict)
+    # phrases naming services coded in CPT ("mri", "office visit") -> the kind of service
+    cpt_services: dict[str, str] = field(default_factory=dict)
 
     @property
     def longest_phrase(self) -> int:
@@ -59,6 +62,7 @@ class Knowledge:
             "shorthand": self.shorthand,
             "noise": sorted(self.noise),
             "unit_canonical": self.unit_canonical,
+            "cpt_services": self.cpt_services,
         }
 
     @classmethod
@@ -70,6 +74,7 @@ class Knowledge:
             shorthand=data["shorthand"],
             noise=set(data["noise"]),
             unit_canonical=data["unit_canonical"],
+            cpt_services=data.get("cpt_services", {}),
         )
 
 
@@ -113,6 +118,9 @@ def load_knowledge(directory: Path) -> Knowledge:
             shorthand[row["token"]].append(row["expansion"])
     for row in _rows(directory / FILES["units"][0], FILES["units"][1]):
         knowledge.unit_canonical[row["pattern"]] = row["canonical"]
+    for row in _rows(directory / FILES["cpt_services"][0], FILES["cpt_services"][1]):
+        if row["term"] and row["service"]:
+            knowledge.cpt_services[row["term"]] = row["service"]
     knowledge.brand_to_generics = dict(brands)
     knowledge.generic_to_brands = dict(generics)
     knowledge.phrases = dict(phrases)

@@ -1,0 +1,72 @@
+"""Does a query ask for CPT? Either it is a code of CPT's form, or it names a service CPT codes.
+
+CPT (HCPCS Level I) text is the AMA's and loads only from the user's licensed files. Without them, a CPT
+code or a CPT service must be answered plainly ("CPT code, not loaded") rather than with a confident
+HCPCS Level II code that merely shares a word (a breast MRI C code for "mri brain without contrast").
+The services are a knowledge table of general facts (``data/knowledge/cpt_services.csv``)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from codefinder.indexer.knowledge import Knowledge
+from codefinder.indexer.taxonomy import place
+
+CPT_FORM = re.compile(r"\d{5}|\d{4}[FTUftu]")
+WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+LONGEST_PHRASE = 4
+
+NOT_LOADED = "CPT code, not loaded; add your licensed CPT files"
+
+
+@dataclass(frozen=True)
+class CptService:
+    """A phrase of the text that names a CPT service, where it is, and what kind of service it is."""
+
+    term: str
+    service: str
+    start: int
+    end: int
+
+
+def cpt_code_level(text: str) -> str | None:
+    """``cpt-1``, ``cpt-2``, ``cpt-3`` or ``cpt-pla`` when the whole text is one code of CPT's form
+    ("99213", "0001F"); None otherwise."""
+    compact = text.strip()
+    if not CPT_FORM.fullmatch(compact):
+        return None
+    return place(compact.upper()).level
+
+
+def _singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def cpt_services_in(text: str, knowledge: Knowledge | None) -> list[CptService]:
+    """Every CPT service phrase in ``text``, longest first at each position, not overlapping."""
+    if knowledge is None or not knowledge.cpt_services:
+        return []
+    lowered = text.lower()
+    words = [(m.group(), m.start(), m.end()) for m in WORD.finditer(lowered)]
+    found: list[CptService] = []
+    i = 0
+    while i < len(words):
+        for size in range(min(LONGEST_PHRASE, len(words) - i), 0, -1):
+            window = words[i : i + size]
+            for phrase in (" ".join(w for w, _, _ in window), " ".join(_singular(w) for w, _, _ in window)):
+                service = knowledge.cpt_services.get(phrase)
+                if service is not None:
+                    found.append(CptService(phrase, service, window[0][1], window[-1][2]))
+                    break
+            else:
+                continue
+            i += size
+            break
+        else:
+            i += 1
+    return found
