@@ -1,4 +1,6 @@
 # The README's two commands: `make run` (install, build the index, start codefinder) and `make test`.
+SHELL := bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,12 +13,16 @@ export TRANSFORMERS_OFFLINE := 1
 
 install: $(VENV)/.installed
 
+# Lines pip prints that nobody can act on: this machine's pip configuration naming local package folders
+# that do not exist, and setuptools' notice that an editable install is editable. Real warnings pass.
+QUIET_PIP := sed -u -e "/^WARNING: Location 'file:/d" -e '/BuildBackendWarning: Editable installation/,/with strategy, WheelFile/d'
+
 # torch first and pinned: the CPU build lies on local disk; an unpinned torch would pull CUDA wheels.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --upgrade pip 2>&1 | $(QUIET_PIP)
+	$(BIN)/pip install --quiet torch==2.13.0 2>&1 | $(QUIET_PIP)
+	$(BIN)/pip install --quiet -e '.[dev]' 2>&1 | $(QUIET_PIP)
 	touch $@
 
 build: install

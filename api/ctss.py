@@ -3,8 +3,9 @@
 Same parameters (terms, maxList, count, offset, q, df, sf, cf, ef) and the same array-shaped
 answer ``[total, codes, extra fields or null, display strings]``. Every word of ``terms`` must
 match the start of a word (implicit AND), as there. ``q`` takes ``field:value`` constraints
-(``is_noc:true``, ``obsolete:false``, ``code:E06*``) and plain words; it is never handed to a
-query parser. When nothing matches by prefix, the answer comes from codefinder's hybrid search.
+(``is_noc:true``, ``obsolete:false``, ``code:E06*``) combined with AND, OR, NOT and parentheses, and plain
+words (``api/ctss_query.py``); it is never handed to a query engine. When nothing matches by prefix, the
+answer comes from codefinder's hybrid search.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from codefinder.api import limits
-from codefinder.api.routes import checked_query
+from codefinder.api.ctss_query import parse_q
+from codefinder.api.limits import checked_query
 from codefinder.api.schemas import error_responses
 from codefinder.api.service import pinned_engine
 from codefinder.indexer.errors import QueryError
@@ -43,7 +45,6 @@ FIELDS: dict[str, Callable[[CodeRecord, dt.date], Any]] = {
     "is_noc": lambda r, _d: r.is_noc(),
 }
 SEARCHABLE = {"code", "display", "short_desc", "long_desc"}
-CONSTRAINT = re.compile(r"(?P<field>[a-z_]+):(?P<value>\S+)")
 ASCII_DIGITS = re.compile(r"[0-9]{1,6}")
 
 router = APIRouter(tags=["clinical tables compatible"])
@@ -62,29 +63,6 @@ def _field_list(raw: str | None, default: str, name: str) -> list[tuple[str, str
         # The alias comes back as a JSON key: cleaned like a query, so no control or unencodable character is echoed.
         items.append((field, normalize_query(alias) or field))
     return items
-
-
-def _constraints(q: str | None) -> tuple[list[Callable[[CodeRecord, dt.date], bool]], list[str], bool]:
-    """Predicates from ``field:value`` parts of q, the plain words, and whether obsolete codes were asked for."""
-    predicates: list[Callable[[CodeRecord, dt.date], bool]] = []
-    words: list[str] = []
-    wants_obsolete = False
-    for token in (q or "").split():
-        match = CONSTRAINT.fullmatch(token)
-        if not match or match["field"] not in FIELDS:
-            words.append(token)
-            continue
-        field, value = match["field"], match["value"].strip("\"'").lower()
-        getter = FIELDS[field]
-        if field in ("obsolete", "is_noc"):
-            wanted = value in ("true", "1", "yes")
-            wants_obsolete = wants_obsolete or (field == "obsolete" and wanted)
-            predicates.append(lambda r, d, g=getter, w=wanted: bool(g(r, d)) == w)
-        elif value.endswith("*"):
-            predicates.append(lambda r, d, g=getter, p=value[:-1]: str(g(r, d) or "").lower().startswith(p))
-        else:
-            predicates.append(lambda r, d, g=getter, v=value: v in str(g(r, d) or "").lower().split())
-    return predicates, words, wants_obsolete
 
 
 @router.get("/api/hcpcs/v3/search", responses=error_responses(422, 503))
@@ -108,20 +86,21 @@ def clinical_tables_search(
     search_fields = {field for field, _ in _field_list(sf, "code,short_desc,long_desc", "sf")}
     if not search_fields <= SEARCHABLE:
         raise QueryError(f"sf: searchable fields are {', '.join(sorted(SEARCHABLE))}")
-    predicates, q_words, wants_obsolete = _constraints(q)
+    parsed = parse_q(q, FIELDS)
     today = dt.date.today()
-    text = checked_query(" ".join([terms, *q_words]) if q_words else terms, "terms")
-    filters = Filters(include_terminated=wants_obsolete)
+    text = checked_query(" ".join([terms, *parsed.words]) if parsed.words else terms, "terms")
+    filters = Filters(include_terminated=parsed.wants_obsolete)
 
     rows = engine.prefix_matches(text, filters)
     if search_fields == {"code"}:
         rows = [row for row in rows if engine.index.records[row].code.startswith(text.upper().replace(" ", ""))]
     records = [engine.index.records[row] for row in rows]
-    if not records and not predicates:
+    if not records and parsed.predicate is None:
         hits = engine.search(text, SearchOptions(limit=min(page_size, 50), offset=offset, filters=filters)).hits
         records = [engine.lookup(hit.code) for hit in hits if engine.lookup(hit.code) is not None]  # type: ignore[misc]
         offset = 0
-    records = [r for r in records if all(p(r, today) for p in predicates)]
+    if parsed.predicate is not None:
+        records = [r for r in records if parsed.predicate(r, today)]
     page = records[offset : offset + page_size]
     extra_out = {alias: [FIELDS[field](r, today) for r in page] for field, alias in extra} if extra else None
     return [

@@ -46,11 +46,55 @@ STATUS_OF: list[tuple[type[Exception], int]] = [
 ]
 
 
-def _validation_message(error: RequestValidationError) -> str:
+JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "true|false", list: "[…]", dict: "{…}"}
+
+
+def body_shape(request: Request) -> str | None:
+    """The JSON object the route expects, in one line: ``{"description": string, "code": string, "setting"?:
+    string}`` (``?`` marks optional fields), or None for a route without a body."""
+    body_field = getattr(request.scope.get("route"), "body_field", None)
+    model = getattr(getattr(body_field, "field_info", None), "annotation", None)
+    fields = getattr(model, "model_fields", None)
+    if not fields:
+        return None
     parts = []
+    for name, info in fields.items():
+        annotation = info.annotation
+        origin = getattr(annotation, "__origin__", annotation)
+        kind = JSON_TYPES.get(origin, JSON_TYPES.get(type(None), "value")) if isinstance(origin, type) else "value"
+        parts.append(f'"{name}"{"" if info.is_required() else "?"}: {JSON_TYPES.get(origin, kind)}')
+    return "{" + ", ".join(parts) + "}"
+
+
+def _validation_message(request: Request, error: RequestValidationError) -> str:
+    """One line a client can act on: what was wrong, where, and for a body the shape expected."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    shape = body_shape(request)
+    expected = f"; expected a JSON object like {shape}" if shape else ""
+    parts = []
+    unknown: list[str] = []
     for item in error.errors():
-        where = ".".join(str(part) for part in item.get("loc", ()) if part not in ("query", "body", "path"))
+        kind = item.get("type", "")
+        location = [str(part) for part in item.get("loc", ())]
+        if kind == "json_invalid":
+            position = location[1] if len(location) > 1 else "?"
+            reason = (item.get("ctx") or {}).get("error", "malformed JSON")
+            return f"the body is not valid JSON at character {position} ({reason}){expected}"
+        if kind == "extra_forbidden":
+            unknown.append(".".join(location[1:]))
+            continue
+        if location[:1] == ["body"] and len(location) == 1 and kind in ("model_attributes_type", "dict_type"):
+            if content_type != "application/json":
+                got = f" (got {content_type})" if content_type else ""
+                return f"send JSON with content-type: application/json{got}{expected}"
+            return f"the body must be a JSON object{expected}"
+        if location[:1] == ["body"] and len(location) == 1 and kind == "missing":
+            return f"the request needs a JSON body{expected}"
+        where = ".".join(part for part in location if part not in ("query", "body", "path"))
         parts.append(f"{where or 'request'}: {item.get('msg', 'invalid')}")
+    if unknown:
+        fields = ", ".join(repr(name) for name in unknown)
+        parts.insert(0, f"unknown field{'s' if len(unknown) > 1 else ''} {fields}{expected}")
     return "; ".join(parts) or "invalid request"
 
 
@@ -61,12 +105,17 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": str(error)}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _validation_message(error)}, status_code=422)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_message(request, error)}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"detail": str(error.detail)}, status_code=error.status_code, headers=error.headers)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        detail = str(error.detail)
+        if error.status_code == 400 and detail == "There was an error parsing the body":
+            shape = body_shape(request)
+            detail = "the body is not valid UTF-8 JSON: send JSON encoded as UTF-8 with content-type: application/json"
+            detail += f"; expected a JSON object like {shape}" if shape else ""
+        return JSONResponse({"detail": detail}, status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, error: Exception) -> JSONResponse:

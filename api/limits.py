@@ -24,6 +24,8 @@ def checked_query(text: str, name: str = "q") -> str:
     """The normalized query, or a QueryError (422 over HTTP, one line on the CLI) naming the limit it breaks."""
     if len(text) > RAW_QUERY_LIMIT:
         raise QueryError(f"{name} is longer than {MAX_QUERY_CHARS} characters")
+    if "\ufffd" in text:  # what a decoder leaves for bytes that were not UTF-8 (%FF in a URL)
+        raise QueryError(f"{name} is not valid UTF-8: percent-encode the text's UTF-8 bytes (é is %C3%A9)")
     normalized = normalize_query(text)
     if not normalized:
         raise QueryError(f"{name} is empty")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any, get_type_hints
 
-from pydantic import AfterValidator, BaseModel, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from codefinder.api import limits
 from codefinder.search.hits import Hit
@@ -97,7 +97,13 @@ class AutocompleteOut(BaseModel):
 SETTING_DESCRIPTION = "who bills: any, or hospital (prefers the OPPS device category C codes for implants)"
 
 
-class BatchSearchIn(BaseModel):
+class StrictBody(BaseModel):
+    """A request body: a misspelled field ("limt") is a 422 naming it, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class BatchSearchIn(StrictBody):
     queries: list[str] = Field(min_length=1, max_length=limits.MAX_BATCH_QUERIES)
     limit: int = Field(default=10, ge=1, le=limits.MAX_LIMIT)
     mode: str = "hybrid"
@@ -119,7 +125,7 @@ def clean_code(code: str) -> str:
     return cleaned
 
 
-class VerifyItemIn(BaseModel):
+class VerifyItemIn(StrictBody):
     description: str = Field(max_length=4 * limits.MAX_QUERY_CHARS)
     code: Annotated[str, AfterValidator(clean_code)] = Field(min_length=1, max_length=limits.MAX_CODE_CHARS)
 
@@ -140,7 +146,7 @@ class VerifyOut(BaseModel):
     index_version: str
 
 
-class VerifyBatchIn(BaseModel):
+class VerifyBatchIn(StrictBody):
     items: list[VerifyItemIn] = Field(min_length=1, max_length=limits.MAX_VERIFY_ITEMS)
     setting: str = Field(default="any", max_length=16, description=SETTING_DESCRIPTION)
 

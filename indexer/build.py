@@ -18,6 +18,7 @@ import numpy as np
 from codefinder.indexer import layout
 from codefinder.indexer.corpus_embeddings import CorpusEmbeddingCache
 from codefinder.indexer.errors import SourceError
+from codefinder.indexer.freshness import current_build_if_fresh, inputs_digest
 from codefinder.indexer.history import apply_history
 from codefinder.indexer.keyword_index import POSTINGS_FILE, write_postings
 from codefinder.indexer.knowledge import BrandTagger, knowledge_files, load_knowledge, save_snapshot
@@ -38,6 +39,8 @@ class BuildResult:
     manifest: dict[str, Any]
     embedded: int
     seconds: float
+    # True when the current index was already built from exactly these inputs and nothing was written
+    unchanged: bool = False
 
 
 def default_sources(settings: Settings) -> list[Path]:
@@ -99,12 +102,14 @@ def build_index(
     index_root: Path | None = None,
     progress: Progress | None = None,
     history: list[Path] | None = None,
+    force: bool = True,
 ) -> BuildResult:
     """Build and publish one index; the previous build keeps serving until the switch.
 
     ``settings`` default to the environment's (``Settings()``), ``encoder`` to ``corpus_encoder``.
     ``history`` (older releases read for code dates) defaults to the settings' history files when the
-    sources are the defaults too, and to none when the sources are given."""
+    sources are the defaults too, and to none when the sources are given. With ``force=False`` a current
+    index built from the same inputs (``indexer.freshness``) is kept as it is and nothing is written."""
     started = time.perf_counter()
     settings = settings or Settings()
     encoder = encoder or corpus_encoder(settings)
@@ -112,6 +117,15 @@ def build_index(
     paths = sources or default_sources(settings)
     history_paths = history if history is not None else ([] if sources else default_history(settings))
     root = index_root or settings.index
+    for path in [*paths, *history_paths]:
+        if not path.is_file():
+            read_all([path], "--source" if path in paths else "--history")  # the one-line "no such file" error
+    digest = inputs_digest(
+        settings, encoder.name, encoder.dimension, paths, history_paths, knowledge_files(settings.knowledge_dir)
+    )
+    if not force and (fresh := current_build_if_fresh(root, digest)) is not None:
+        build_dir, manifest = fresh
+        return BuildResult(build_dir, manifest, 0, time.perf_counter() - started, unchanged=True)
     results = read_all(paths)
     for i, result in enumerate(results, start=1):
         report(f"read {Path(result.path).name}", i, len(results))
@@ -193,6 +207,7 @@ def build_index(
                     "max_tokens": settings.embed_max_tokens,
                 },
                 "embedded_this_build": embedded,
+                "inputs_digest": digest,
             },
         )
         final = layout.publish(temp_dir, root, build_id, keep=settings.keep_builds)

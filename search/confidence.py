@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from codefinder.search.record_facts import RecordFacts
     from codefinder.search.run import QueryRun
 
+# A hit at or above this confidence is "high" (about 7 in 10 such hits or more are right); from the calibration's
+# no-match threshold up to it, "possible"; below, "unlikely".
+HIGH_CONFIDENCE = 0.7
+
 FEATURES = ("fused", "reciprocal_rank", "keyword", "semantic", "coverage", "margin", "unclassified")
 
 
@@ -120,13 +124,19 @@ class ConfidenceScorer:
         )
 
     def __call__(self, run: QueryRun, row: int, match: str) -> float | None:
-        """The probability that ``row`` is a right code for the run's query; 1 for a code the query names,
-        None when confidences are off."""
-        if match == "code":
-            return 1.0
-        if self.calibration is None:
+        """The probability that ``row`` is a right code for the run's query; None for a code (or code prefix)
+        the query names — it is the code asked for, not a guess — and when confidences are off."""
+        if match == "code" or self.calibration is None:
             return None
         return float(self.calibration.probability(self.features(run, row)[None, :])[0])
+
+    def band(self, confidence: float | None) -> str | None:
+        """The confidence in words a coder reads at a glance."""
+        if confidence is None or self.calibration is None:
+            return None
+        if confidence >= HIGH_CONFIDENCE:
+            return "high"
+        return "possible" if confidence >= self.calibration.no_match_threshold else "unlikely"
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, iterations: int = 50) -> tuple[np.ndarray, float]:

@@ -142,6 +142,8 @@ class SearchEngine:
         if options.offset > 0 and run.ordered:
             top_confidence = self.confidence(run, *run.ordered[0])
         threshold = self.calibration.no_match_threshold if self.calibration else None
+        if run.ordered and run.ordered[0][2] == "code":
+            threshold = None  # the query names a code: that is a match, whatever the words find
         return SearchResponse(
             query=run.query,
             mode=options.mode,
@@ -339,4 +341,8 @@ class SearchEngine:
         hit.matched_expansions = explain.expansions_matched(record_stems)
         confidence = self._confidence(run, row, match)
         hit.confidence = None if confidence is None else round(confidence, 4)
+        if match == "code":
+            hit.confidence_band = "code" if record.code in run.exact_codes else "code prefix"
+        else:
+            hit.confidence_band = self._confidence.band(confidence)
         return hit

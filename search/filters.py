@@ -65,9 +65,22 @@ class RecordColumns:
         self.kind = np.array([r.kind for r in records])
         self.termination = np.array([r.termination_date or "9999-12-31" for r in records])
         self.size = len(records)
+        self.sections = sorted({r.section for r in records if r.section})
+        self.levels = sorted({r.level for r in records})
+
+    def check(self, filters: Filters) -> None:
+        """A filter naming a section or level this index does not hold is a mistake worth a 422 (``section=Z``
+        would otherwise answer an empty list, which reads as "nothing matches")."""
+        if filters.section and filters.section not in self.sections:
+            raise QueryError(f"unknown section {filters.section!r}; this index has sections {', '.join(self.sections)}")
+        if filters.level and filters.level not in self.levels:
+            if filters.level.startswith("cpt"):
+                raise QueryError(f"no {filters.level} codes are loaded: add your licensed CPT files and rebuild")
+            raise QueryError(f"no {filters.level} codes in this index; it has {', '.join(self.levels)}")
 
     def mask(self, filters: Filters, today: dt.date) -> np.ndarray | None:
         """Allowed rows as a boolean array, or None when every row is allowed."""
+        self.check(filters)
         mask = np.ones(self.size, dtype=bool)
         if filters.system:
             mask &= self.system == filters.system

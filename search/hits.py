@@ -40,7 +40,16 @@ class Hit:
         default_factory=list, metadata=_about("query expansions (brand, abbreviation, typo…) this hit matched")
     )
     confidence: float | None = field(
-        default=None, metadata=_about("calibrated probability that this is a right code (1 for a code the query names)")
+        default=None,
+        metadata=_about(
+            "calibrated probability that this is a right code; null for a code or code prefix the query names"
+        ),
+    )
+    confidence_band: str | None = field(
+        default=None,
+        metadata=_about(
+            "high, possible or unlikely (from the confidence); 'code' or 'code prefix' when the query names the code"
+        ),
     )
 
     @classmethod

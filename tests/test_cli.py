@@ -146,3 +146,47 @@ def test_search_in_the_hospital_setting(built, run):
     assert result.exit_code == 0 and json.loads(result.output)["hits"][0]["code"] == "C1713"
     refused = run("search", "anchor screw", "--setting", "dme")
     assert refused.exit_code != 0 and "Traceback" not in refused.output and "--setting" in refused.output
+
+
+def test_search_with_nothing_to_search_says_what_is_missing(run):
+    result = run("search")
+    assert result.exit_code == 2 and "what to search for is missing: give a QUERY" in result.output
+    both = run("search", "walker", "--file", str(FIXTURE_DATA / "cpt" / "made_up_cpt.csv"))
+    assert both.exit_code == 2 and "not both" in both.output
+
+
+def test_search_table_shows_confidence_warnings_and_corrections(built, run):
+    good = run("search", "standard wheelchair", "--limit", "1")
+    assert good.exit_code == 0 and ("high (" in good.output or "possible (" in good.output), good.output
+    code = run("search", "E0601", "--limit", "1")
+    assert "code match" in code.output
+    junk = run("search", "pizza delivery tonight zebra", "--limit", "2")
+    assert junk.exit_code == 0
+    assert "no good match" in junk.output or "no codes match" in junk.output, junk.output
+    typo = run("search", "wheelchiar", "--limit", "1")
+    assert "did you mean: wheelchair" in typo.output, typo.output
+
+
+def test_search_file_applies_the_api_limits_per_line(built, run, tmp_path):
+    queries = tmp_path / "queries.txt"
+    queries.write_text("walker\n\n" + "x" * 300 + "\ncpap\n", encoding="utf-8")
+    lines = [json.loads(line) for line in run("search", "--file", str(queries)).output.splitlines()]
+    assert [line["line"] for line in lines] == [1, 3, 4]
+    assert "error" not in lines[0] and "line 3 is longer than" in lines[1]["error"] and "hits" in lines[2]
+
+
+def test_build_is_skipped_when_nothing_changed_and_forced_on_request(built, run, app_context, tmp_path):
+    again = run("build")
+    assert again.exit_code == 0 and "is up to date" in again.output and "not rebuilt (--force rebuilds)" in again.output
+    forced = run("build", "--force")
+    assert forced.exit_code == 0 and forced.output.count("built ") == 1
+    # a changed input (here a knowledge table) rebuilds without --force
+    import shutil
+
+    tables = tmp_path / "knowledge"
+    shutil.copytree(app_context.settings.knowledge_dir, tables)
+    with (tables / "units.csv").open("a", encoding="utf-8") as handle:
+        handle.write("madeupunit,mg,unit\n")
+    app_context.settings = app_context.settings.model_copy(update={"knowledge_dir": tables})
+    changed = run("build")
+    assert changed.exit_code == 0 and "built " in changed.output and "up to date" not in changed.output

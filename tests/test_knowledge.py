@@ -378,7 +378,9 @@ def test_confidence_and_no_good_match(engine):
     good = engine.search("standard wheelchair")
     assert good.hits[0].confidence is not None and 0.0 <= good.hits[0].confidence <= 1.0
     assert good.no_good_match is False
-    assert engine.search("E0601").hits[0].confidence == 1.0
+    named = engine.search("E0601")
+    assert named.hits[0].confidence is None and named.hits[0].confidence_band == "code" and not named.no_good_match
+    assert engine.search("e06").hits[0].confidence_band == "code prefix"
     # junk queries -> no_good_match is checked on the real index (tests/test_integration.py): the fake
     # encoder's 64 hashed dimensions make any text look a little like something
 

@@ -165,8 +165,11 @@ def test_empty_queries_are_query_errors(engine, query):
     ],
 )
 def test_hostile_text_never_raises(engine, query):
+    """No exception, and a well-formed answer: every hit a real code, ranked, at most ``total`` of them."""
     response = engine.search(query)
-    assert response.total >= 0
+    assert len(response.hits) <= min(response.total, 10)
+    assert all(engine.lookup(hit.code) is not None for hit in response.hits)
+    assert [hit.score for hit in response.hits] == sorted((hit.score for hit in response.hits), reverse=True)
 
 
 def test_semantic_failure_degrades_to_keyword(built_settings):

@@ -28,18 +28,37 @@ from codefinder.api.cli_options import app_context, common_options
     help="An older full HCPCS release read for code dates only (repeatable; newest first). "
     "Default: the data dir's 2020 and 2019 releases, unless --source is given.",
 )
+@click.option("--force", is_flag=True, help="Rebuild even when the current index was built from the same inputs.")
 @click.pass_context
 def build(
-    ctx: click.Context, index: Path | None, data_dir: Path | None, sources: tuple[Path, ...], history: tuple[Path, ...]
+    ctx: click.Context,
+    index: Path | None,
+    data_dir: Path | None,
+    sources: tuple[Path, ...],
+    history: tuple[Path, ...],
+    force: bool,
 ) -> None:
-    """Read the sources, embed the descriptors and publish a new index."""
+    """Read the sources, embed the descriptors and publish a new index (skipped when the current index was
+    built from the same sources, tables, settings, model and build code, unless --force)."""
     from codefinder.indexer.build import build_index
 
     app = app_context(ctx, index, data_dir)
     progress = _progress_printer()
     result = build_index(
-        app.settings, app.build_encoder(), list(sources) or None, app.settings.index, progress, list(history) or None
+        app.settings,
+        app.build_encoder(),
+        list(sources) or None,
+        app.settings.index,
+        progress,
+        list(history) or None,
+        force=force,
     )
+    if result.unchanged:
+        click.echo(
+            f"index {result.manifest['build_id']} is up to date (same sources, tables, settings, model and code); "
+            "not rebuilt (--force rebuilds)"
+        )
+        return
     counts = result.manifest["counts"]
     click.echo(
         f"built {result.manifest['build_id']}: {counts['records']} records "

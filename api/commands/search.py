@@ -46,7 +46,11 @@ def search(
     **filters: Any,
 ) -> None:
     """Search codes by description, code or code prefix."""
-    if (query is None) == (query_file is None):
+    if query is None and query_file is None:
+        raise click.UsageError(
+            'what to search for is missing: give a QUERY (codefinder search "cpap machine") or --file FILE'
+        )
+    if query is not None and query_file is not None:
         raise click.UsageError("give a QUERY or --file, not both")
     app = app_context(ctx, index, data_dir)
     options = search_options(limit, offset, mode, **filters)
@@ -94,21 +98,36 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 def _print_table(response: dict[str, Any]) -> None:
+    """Hits as a coder reads them: the confidence in words first, then what matched; warnings above the list."""
     width = shutil.get_terminal_size((120, 20)).columns
+    if response.get("did_you_mean"):
+        click.echo(f"did you mean: {response['did_you_mean']}")
     if not response["hits"]:
         click.echo(f"no codes match {response['query']!r}")
         return
+    if response.get("no_good_match"):
+        click.echo("no good match: even the best hit is unlikely to be right; check before using any of these")
     for rank, hit in enumerate(response["hits"], start=response["offset"] + 1):
         badge = hit["section"] or ("MOD" if hit["kind"] == "modifier" else hit["level"])
-        status = " TERMINATED" if hit["status"] == "terminated" else ""
+        status = f" {hit['status'].upper().replace('_', ' ')}" if hit["status"] != "active" else ""
         description = hit["long_description"] or hit["short_description"] or ""
         ranks = " ".join(f"{name[0]}{r}" for name, r in hit["ranks"].items() if r is not None)
         why = ", ".join(hit["matched_synonyms"] or hit["matched_terms"])
         head = f"{rank:>3}. {hit['code']:<6} [{badge}]{status} "
         room = max(20, width - len(head) - 2)
         click.echo(head + (description if len(description) <= room else description[: room - 1] + "…"))
-        click.echo(
-            f"{'':>12}{hit['level_label']}; score {hit['score']:.4f} ({ranks or hit['match']})"
-            + (f"; matched: {why}" if why else "")
-        )
+        details = [hit["level_label"], _confidence_text(hit)]
+        if why:
+            details.append(f"matched: {why}")
+        details.append(f"score {hit['score']:.4f} ({ranks or hit['match']})")
+        click.echo(f"{'':>12}" + "; ".join(details))
     click.echo(f"{response['total']} candidates, {response['took_ms']:.1f} ms, index {response['index_version']}")
+
+
+def _confidence_text(hit: dict[str, Any]) -> str:
+    band = hit.get("confidence_band")
+    if band in ("code", "code prefix"):
+        return band + " match"
+    if hit.get("confidence") is None:
+        return "no confidence (calibration off)"
+    return f"{band} ({round(hit['confidence'] * 100)}%)"
