@@ -1,8 +1,8 @@
 """Optional API keys: held only as sha256 digests, compared in constant time, never logged.
 
-When keys are configured, every request needs one except ``/healthz``, the page and the API documentation
-(``/``, ``/static/``, ``/docs``, ``/openapi.json``: they carry no data; the page asks for a key when the
-API answers 401). ``/admin/*`` always needs a key: with none configured it is closed.
+When keys are configured, every request needs one except the probes ``/healthz`` and ``/readyz``, the page
+and the API documentation (``/``, ``/static/``, ``/docs``, ``/openapi.json``: they carry no data; the page
+asks for a key when the API answers 401). ``/admin/*`` always needs a key: with none configured it is closed.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from codefinder.indexer.errors import CodefinderError
 
 MIN_KEY_BYTES = 16
 HASH_PREFIX = "sha256:"
-OPEN_PATHS = ("/healthz",)
+# what load balancers and orchestrators probe: no data, no key
+OPEN_PATHS = ("/healthz", "/readyz")
 # the page and the API documentation carry no data
 PAGE_PATHS = ("/", "/favicon.ico", "/docs", "/openapi.json")
 PAGE_PREFIXES = ("/static/",)

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from codefinder.api import limits
 from codefinder.api.deadline import check_deadline
-from codefinder.api.errors import UnknownCode
+from codefinder.api.errors import NotReady, UnknownCode
 from codefinder.api.limits import checked_query
 from codefinder.api.schemas import (
     SETTING_DESCRIPTION,
@@ -188,11 +188,27 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", tags=["operations"], responses=error_responses(503))
 def readyz(request: Request) -> dict[str, str | None]:
-    """200 once an index is loaded and verified, 503 before. ``reload_error`` says why the last reload
-    was refused (the index named here kept serving)."""
-    engine = pinned_engine(request)
-    refused = service_of(request).last_reload_error
-    return {"status": "ready", "index_version": engine.index.build_id, "reload_error": refused}
+    """200 once an index is loaded and verified, 503 before: what a load balancer asks, so it needs no API
+    key. ``reload_error`` says why the last reload was refused (the index named here kept serving). Server
+    paths are left out of both answers."""
+    service = service_of(request)
+    engine = getattr(request.state, "engine", None) or service.engine
+    if engine is None:
+        raise NotReady(f"no index is loaded: {_without_paths(service.load_error or '', service)}")
+    refused = service.last_reload_error
+    return {
+        "status": "ready",
+        "index_version": engine.index.build_id,
+        "reload_error": _without_paths(refused, service) if refused else None,
+    }
+
+
+def _without_paths(message: str, service: Service) -> str:
+    """An index error as an unauthenticated caller may read it: the index folder named ``<index>``."""
+    index = service.context.settings.index
+    for path in sorted({str(index.resolve()), str(index)}, key=len, reverse=True):
+        message = message.replace(path, "<index>")
+    return message
 
 
 @router.get("/version", tags=["operations"], responses=error_responses(503))

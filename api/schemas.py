@@ -184,7 +184,10 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 class ReloadOut(BaseModel):
-    status: str = Field(description="reloaded, or unchanged when `current` still names the loaded build")
+    status: str = Field(
+        description="reloaded; unchanged when `current` still names the loaded build; with several workers, "
+        "'reloaded; restarting every worker' (each worker is replaced, one by one, on the new index)"
+    )
     index_version: str
     previous_version: str | None
     seconds: float

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -43,9 +45,14 @@ class Service:
         self.reloads = 0
         self._reload_lock = threading.Lock()
 
+    @property
+    def one_of_many_workers(self) -> bool:
+        return self.context.settings.serve_workers > 1
+
     def load(self) -> None:
         """Load the model and the index at startup; on failure keep answering /healthz and say why on
-        /readyz (503) until a reload brings a good index."""
+        /readyz (503) until a reload brings a good index. One of several workers instead refuses to start
+        (``WorkerStartRefused``): uvicorn then keeps the worker it was replacing, which still serves."""
         try:
             self.engine = self.context.engine()
             self.load_error = None
@@ -54,6 +61,8 @@ class Service:
         except CodefinderError as error:
             self.load_error = str(error)
             log.error("no index loaded: %s", error)
+            if self.one_of_many_workers:
+                raise WorkerStartRefused(f"worker not started, no verified index: {error}") from error
 
     def reload(self, force: bool = False) -> ReloadResult:
         """Load ``current`` again and swap it in if it passes every check; otherwise raise ReloadRefused
@@ -79,7 +88,11 @@ class Service:
             self.last_reload_error = None
             self.reloads += 1
             log.info("reloaded: serving index %s (was %s)", fresh.index.build_id, previous)
-            return ReloadResult("reloaded", fresh.index.build_id, previous, time.perf_counter() - started)
+            status = "reloaded"
+            if self.one_of_many_workers:
+                restart_siblings(self.context.settings.serve_master_pid)
+                status = "reloaded; restarting every worker"
+            return ReloadResult(status, fresh.index.build_id, previous, time.perf_counter() - started)
 
     def close(self) -> None:
         """At shutdown, drop the engine and thaw what startup froze: frozen objects are never collected, so
@@ -93,6 +106,20 @@ class Service:
         if engine is None:
             raise NotReady(f"no index is loaded: {self.load_error}")
         return engine
+
+
+class WorkerStartRefused(RuntimeError):
+    """One of several serving workers could not load a verified index; it must not start serving."""
+
+
+def restart_siblings(master_pid: int) -> None:
+    """This worker verified the new index; SIGHUP to the master makes uvicorn replace every worker, one by
+    one, each new one loading and verifying the index before the old one retires."""
+    if master_pid <= 0 or master_pid == os.getpid():
+        log.error("cannot reach the serving master (pid %s): only this worker reloaded", master_pid)
+        return
+    os.kill(master_pid, signal.SIGHUP)
+    log.info("asked the master (pid %s) to restart every worker on the new index", master_pid)
 
 
 def settle_heap() -> None:

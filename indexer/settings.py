@@ -154,6 +154,14 @@ class Settings(BaseSettings):
 
     keep_builds: int = 2
 
+    # Serving processes (`codefinder serve --workers N`, uvicorn's worker model). With more than one, each
+    # worker must load a verified index to start (a replacement that cannot keeps the old worker serving),
+    # and a reload restarts the workers one by one through the master (``serve_master_pid``, set by serve).
+    serve_workers: int = 1
+    serve_master_pid: int = 0
+    log_level: str = "info"
+    access_log: bool = True
+
     @model_validator(mode="after")
     def _paths_under_home(self) -> Settings:
         if self.index is None:
