@@ -46,7 +46,7 @@ STATUS_OF: list[tuple[type[Exception], int]] = [
 ]
 
 
-def _validation_message(error: RequestValidationError) -> str:
+def validation_message(error: RequestValidationError) -> str:
     parts = []
     for item in error.errors():
         where = ".".join(str(part) for part in item.get("loc", ()) if part not in ("query", "body", "path"))
@@ -62,7 +62,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _validation_message(error)}, status_code=422)
+        return JSONResponse({"detail": validation_message(error)}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
