@@ -175,7 +175,7 @@ class OperationInput:
 
 def served_system(engine: SearchEngine, uri: str) -> CodeSystemInfo:
     """The code system a URI names, if the loaded index holds its codes."""
-    info = system_for_uri(uri)
+    info = system_for_uri(checked_uri(uri, "system"))
     if info is None:
         known = ", ".join(system.uri for system in CODE_SYSTEMS)
         raise UnknownCodeSystem(f"unknown code system {uri.strip()!r}; this server serves {known}")
@@ -186,6 +186,13 @@ def served_system(engine: SearchEngine, uri: str) -> CodeSystemInfo:
             + (" (CPT comes from your licensed file: codefinder build --source FILE)" if info.key == "CPT" else "")
         )
     return info
+
+
+def checked_uri(uri: str, name: str) -> str:
+    """A URI short enough to name in a message (a posted body could carry one of any length)."""
+    if len(uri) > limits.FHIR_MAX_URI_CHARS:
+        raise QueryError(f"{name} is longer than {limits.FHIR_MAX_URI_CHARS} characters")
+    return uri
 
 
 def check_version(engine: SearchEngine, info: CodeSystemInfo, version: str | None) -> None:
@@ -347,7 +354,7 @@ def expand(engine: SearchEngine, given: OperationInput) -> dict[str, Any]:
     url = given.text("url")
     if not url or not url.strip():
         raise QueryError("url is required: " + " or ".join(info.value_set for info in CODE_SYSTEMS))
-    base, _, suffix = url.strip().partition("?")
+    base, _, suffix = checked_uri(url, "url").strip().partition("?")
     if suffix != IMPLICIT_VALUE_SET or system_for_uri(base) is None:
         known = ", ".join(info.value_set for info in CODE_SYSTEMS)
         raise UnknownCodeSystem(f"unknown value set {url.strip()!r}; this server expands {known}")

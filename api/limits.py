@@ -22,6 +22,7 @@ MAX_FIELD_LIST_CHARS = 512
 FHIR_DEFAULT_FILTERED_COUNT = 10
 FHIR_MAX_EXPAND_COUNT = 1000
 FHIR_MAX_EXPAND_OFFSET = 100_000
+FHIR_MAX_URI_CHARS = 512
 
 # A raw query far past the limit is refused before it is normalized (normalizing costs time per character).
 RAW_QUERY_LIMIT = 16 * MAX_QUERY_CHARS

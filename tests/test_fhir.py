@@ -187,6 +187,8 @@ def test_lookup_errors_are_operation_outcomes(client):
         client.get(lookup, params=[("system", HCPCS), ("code", "E0601"), ("code", "E0130")]), 400, "invalid"
     )
     assert "longer than" in outcome(client.get(lookup, params={"system": HCPCS, "code": "E" * 40}), 400, "invalid")
+    long_system = as_parameters(system=("Uri", "http://" + "x" * 100_000), code=("Code", "E0601"))
+    assert "system is longer than" in outcome(client.post(lookup, json=long_system), 400, "invalid")
 
 
 def test_cpt_codes_answer_under_the_cpt_uri_only(cpt_client):
