@@ -1,4 +1,5 @@
-"""The FastAPI application: JSON endpoints, the Clinical Tables drop-in, and the web page at ``/``."""
+"""The FastAPI application: JSON endpoints, the Clinical Tables drop-in, FHIR terminology operations under
+``/fhir``, and the web page at ``/``."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-from codefinder.api import admin, ctss, routes
+from codefinder.api import admin, ctss, fhir, routes
 from codefinder.api.access_log import AccessLog
 from codefinder.api.auth import OPEN_PATHS, ApiKeys, KeyRing
 from codefinder.api.body_limit import BodySizeLimit
 from codefinder.api.context import AppContext
 from codefinder.api.deadline import Deadline
 from codefinder.api.errors import install_error_handlers
+from codefinder.api.fhir_resources import FHIR_PREFIX
 from codefinder.api.rate_limit import RateLimit, TokenBuckets
 from codefinder.api.schemas import error_responses
 from codefinder.api.service import PinIndex, Service
@@ -67,6 +69,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(ctss.router)
     app.include_router(admin.router)
+    app.include_router(fhir.router)
     document_middleware_errors(app, keys.enabled, settings.rate_limit_per_minute > 0)
     app.mount("/static/docs", StaticFiles(directory=DOC_ASSETS), name="doc-assets")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -113,9 +116,12 @@ def create_app(context: AppContext) -> FastAPI:
 
 def document_middleware_errors(app: FastAPI, keyed: bool, limited: bool) -> None:
     """The statuses the middlewares answer (401 without a key, 429 over the limit, 504 past the deadline)
-    go into every operation's OpenAPI responses, so the schema says what a client can get."""
+    go into every operation's OpenAPI responses, so the schema says what a client can get (under /fhir, as
+    the OperationOutcome the middlewares answer there)."""
     statuses = [504] + ([401] if keyed else []) + ([429] if limited else [])
     for route in app.routes:
         if isinstance(route, APIRoute) and route.path not in OPEN_PATHS:
-            for status, spec in error_responses(*statuses).items():
+            fhir_route = route.path.startswith(FHIR_PREFIX + "/")
+            documented = fhir.outcome_responses(*statuses) if fhir_route else error_responses(*statuses)
+            for status, spec in documented.items():
                 route.responses.setdefault(status, spec)

@@ -1,8 +1,9 @@
 """Optional API keys: held only as sha256 digests, compared in constant time, never logged.
 
-When keys are configured, every request needs one except the probes ``/healthz`` and ``/readyz``, the page
-and the API documentation (``/``, ``/static/``, ``/docs``, ``/openapi.json``: they carry no data; the page
-asks for a key when the API answers 401). ``/admin/*`` always needs a key: with none configured it is closed.
+When keys are configured, every request needs one except the probes ``/healthz`` and ``/readyz``,
+``/fhir/metadata`` (FHIR clients read the capabilities before they authenticate), the page and the API
+documentation (``/``, ``/static/``, ``/docs``, ``/openapi.json``: they carry no data; the page asks for a key
+when the API answers 401). ``/admin/*`` always needs a key: with none configured it is closed.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from codefinder.indexer.errors import CodefinderError
 
 MIN_KEY_BYTES = 16
 HASH_PREFIX = "sha256:"
-# what load balancers and orchestrators probe: no data, no key
-OPEN_PATHS = ("/healthz", "/readyz")
+# what load balancers and orchestrators probe, and FHIR clients read before they authenticate: no data, no key
+OPEN_PATHS = ("/healthz", "/readyz", "/fhir/metadata")
 # the page and the API documentation carry no data
 PAGE_PATHS = ("/", "/favicon.ico", "/docs", "/openapi.json")
 PAGE_PREFIXES = ("/static/",)
@@ -121,8 +122,8 @@ class ApiKeys:
         if key_id is None and needs_key(path, self.keys):
             if self.keys.enabled:
                 detail = "a valid API key is needed (X-API-Key or Authorization: Bearer)"
-                await reject(send, 401, detail, [(b"www-authenticate", b"Bearer")])
+                await reject(scope, send, 401, detail, [(b"www-authenticate", b"Bearer")])
             else:
-                await reject(send, 403, "admin endpoints are closed: configure CODEFINDER_API_KEYS to use them")
+                await reject(scope, send, 403, "admin endpoints are closed: configure CODEFINDER_API_KEYS to use them")
             return
         await self.app(scope, receive, send)

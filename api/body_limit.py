@@ -22,7 +22,7 @@ class BodySizeLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await reject(send, 413, f"request body is larger than {self.max_bytes} bytes")
+            await reject(scope, send, 413, f"request body is larger than {self.max_bytes} bytes")
             return
         chunks: list[bytes] = []
         received = 0
@@ -33,7 +33,7 @@ class BodySizeLimit:
             body = message.get("body", b"")
             received += len(body)
             if received > self.max_bytes:
-                await reject(send, 413, f"request body is larger than {self.max_bytes} bytes")
+                await reject(scope, send, 413, f"request body is larger than {self.max_bytes} bytes")
                 return
             chunks.append(body)
             if not message.get("more_body", False):

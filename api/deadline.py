@@ -75,7 +75,7 @@ class Deadline:
         expired = True
         task.cancel()
         task.add_done_callback(_swallow)
-        await reject(send, 504, f"no answer within the {seconds:g} s deadline; try again or narrow the request")
+        await reject(scope, send, 504, f"no answer within the {seconds:g} s deadline; try again or narrow the request")
 
 
 def _swallow(task: asyncio.Future) -> None:

@@ -66,7 +66,7 @@ def body_shape(request: Request) -> str | None:
     return "{" + ", ".join(parts) + "}"
 
 
-def _validation_message(request: Request, error: RequestValidationError) -> str:
+def validation_message(request: Request, error: RequestValidationError) -> str:
     """One line a client can act on: what was wrong, where, and for a body the shape expected."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     shape = body_shape(request)
@@ -106,7 +106,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _validation_message(request, error)}, status_code=422)
+        return JSONResponse({"detail": validation_message(request, error)}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:

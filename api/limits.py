@@ -15,6 +15,14 @@ MAX_CODE_CHARS = 16
 CTSS_MAX_LIST = 500
 CTSS_MAX_OFFSET = 7500
 MAX_FIELD_LIST_CHARS = 512
+# FHIR ValueSet/$expand: a filtered expansion is a search and keeps the /search limits (limit, offset); an
+# unfiltered one pages through a whole code system (~9,000 HCPCS codes, ~11,000 CPT), so it pages further.
+# A count over its maximum is cut to it (the expansion says the count it used); an offset over its maximum
+# is refused (a page from elsewhere would be a wrong answer).
+FHIR_DEFAULT_FILTERED_COUNT = 10
+FHIR_MAX_EXPAND_COUNT = 1000
+FHIR_MAX_EXPAND_OFFSET = 100_000
+FHIR_MAX_URI_CHARS = 512
 
 # A raw query far past the limit is refused before it is normalized (normalizing costs time per character).
 RAW_QUERY_LIMIT = 16 * MAX_QUERY_CHARS

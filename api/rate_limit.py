@@ -81,6 +81,6 @@ class RateLimit:
         wait = self.buckets.take(client_of(scope))
         if wait > 0:
             retry_after = str(max(1, math.ceil(wait))).encode()
-            await reject(send, 429, "too many requests; retry later", [(b"retry-after", retry_after)])
+            await reject(scope, send, 429, "too many requests; retry later", [(b"retry-after", retry_after)])
             return
         await self.app(scope, receive, send)
