@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from codefinder.indexer.errors import CodefinderError
+from codefinder.search.cpt_answer import uncovered_words
 
 if TYPE_CHECKING:
     from codefinder.search.keyword import KeywordRetriever
@@ -121,12 +122,16 @@ class ConfidenceScorer:
 
     def __call__(self, run: QueryRun, row: int, match: str) -> float | None:
         """The probability that ``row`` is a right code for the run's query; 1 for a code the query names,
-        None when confidences are off."""
+        None when confidences are off. When the query names a CPT service and no CPT is loaded, a hit that
+        does not cover the query's words is capped at half the no-match threshold (search/cpt_answer.py)."""
         if match == "code":
             return 1.0
         if self.calibration is None:
             return None
-        return float(self.calibration.probability(self.features(run, row)[None, :])[0])
+        probability = float(self.calibration.probability(self.features(run, row)[None, :])[0])
+        if run.cpt_note is not None and uncovered_words(run.rewritten, self.facts.stems(row), self.facts.stems_of_text):
+            probability = min(probability, self.calibration.no_match_threshold / 2)
+        return probability
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, iterations: int = 50) -> tuple[np.ndarray, float]:
