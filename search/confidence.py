@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from codefinder.indexer.errors import CodefinderError
-from codefinder.search.cpt_answer import uncovered_words
 
 if TYPE_CHECKING:
     from codefinder.search.keyword import KeywordRetriever
@@ -122,14 +121,14 @@ class ConfidenceScorer:
 
     def __call__(self, run: QueryRun, row: int, match: str) -> float | None:
         """The probability that ``row`` is a right code for the run's query; 1 for a code the query names,
-        None when confidences are off. When the query names a CPT service and no CPT is loaded, a hit that
-        does not cover the query's words is capped at half the no-match threshold (search/cpt_answer.py)."""
+        None when confidences are off. When the query names a CPT service at a body site and no CPT is
+        loaded, a hit naming only other sites is capped at half the no-match threshold (search/cpt_answer.py)."""
         if match == "code":
             return 1.0
         if self.calibration is None:
             return None
         probability = float(self.calibration.probability(self.features(run, row)[None, :])[0])
-        if run.cpt_note is not None and uncovered_words(run.rewritten, self.facts.stems(row), self.facts.stems_of_text):
+        if run.cpt_note is not None and run.cpt_note.wrong_site(self.index.records[row], self.index.knowledge):
             probability = min(probability, self.calibration.no_match_threshold / 2)
         return probability
 

@@ -122,4 +122,6 @@ def _print_table(response: dict[str, Any]) -> None:
             f"{'':>12}{hit['level_label']}; score {hit['score']:.4f} ({ranks or hit['match']})"
             + (f"; matched: {why}" if why else "")
         )
-    click.echo(f"{response['total']} candidates, {response['took_ms']:.1f} ms, index {response['index_version']}")
+    verdict = "; no good match" if response.get("no_good_match") else ""
+    took, index = response["took_ms"], response["index_version"]
+    click.echo(f"{response['total']} candidates{verdict}, {took:.1f} ms, index {index}")
