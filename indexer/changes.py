@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+import orjson
 
 from codefinder.indexer.errors import CodefinderError
 from codefinder.indexer.records import CodeRecord
@@ -25,8 +27,7 @@ from codefinder.indexer.records import CodeRecord
 CHANGE_KINDS = ("added", "terminated", "descriptor_changed")
 
 
-@dataclass(frozen=True)
-class ReleaseRow:
+class ReleaseRow(NamedTuple):
     long_description: str | None
     short_description: str | None
     add_date: str | None
@@ -35,15 +36,22 @@ class ReleaseRow:
     action_code: str | None
 
 
+# A stored row: code, long and short descriptor (indexes into the shared texts, -1 for none), four dates.
+StoredRow = list[Any]
+
+
 @dataclass
 class Release:
     """One HCPCS release as a table of codes. ``dated``: it carries add/termination dates (a full release,
-    not the web list)."""
+    not the web list). Read from an index, its rows are built from the stored table on first use (the
+    table is in memory: an index loads in ~1.5 s, and most never compare releases)."""
 
     name: str
     date: dt.date | None
     dated: bool
-    rows: dict[str, ReleaseRow]
+    count: int
+    stored: tuple[list[StoredRow], list[str]] | None = field(default=None, repr=False)
+    built: dict[str, ReleaseRow] | None = field(default=None, repr=False)
 
     @classmethod
     def from_records(cls, name: str, date: dt.date | None, records: list[CodeRecord]) -> Release:
@@ -54,14 +62,26 @@ class Release:
             for r in records
         }
         dated = any(row.add_date or row.effective_date or row.termination_date for row in rows.values())
-        return cls(name, date, dated, rows)
+        return cls(name, date, dated, len(rows), built=rows)
+
+    @property
+    def rows(self) -> dict[str, ReleaseRow]:
+        if self.built is None:  # two threads may both build it: same result, one assignment wins
+            table, texts = self.stored or ([], [])
+            self.built = {
+                row[0]: ReleaseRow(
+                    texts[row[1]] if row[1] >= 0 else None, texts[row[2]] if row[2] >= 0 else None, *row[3:7]
+                )
+                for row in table
+            }
+        return self.built
 
     def summary(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "date": self.date.isoformat() if self.date else None,
             "dated": self.dated,
-            "codes": len(self.rows),
+            "codes": self.count,
         }
 
     def active_on_its_date(self, row: ReleaseRow) -> bool:
@@ -136,20 +156,16 @@ def save_releases(path: Path, releases: list[Release]) -> None:
 
 
 def load_releases(path: Path) -> list[Release]:
-    data = json.loads(path.read_text(encoding="utf-8"))
+    """The releases an index holds; ValueError/KeyError/TypeError when the file is not what a build wrote."""
+    data = orjson.loads(path.read_bytes())  # 2-3 MB for the shared data: orjson parses it in a few ms
     texts: list[str] = data["texts"]
-
-    def text(index: int) -> str | None:
-        return None if index < 0 else texts[index]
-
     releases = []
     for summary in data["releases"]:
-        rows = {
-            code: ReleaseRow(text(long), text(short), add, effective, termination, action)
-            for code, long, short, add, effective, termination, action in data["rows"][summary["name"]]
-        }
+        table = data["rows"][summary["name"]]
+        if len(table) != int(summary["codes"]) or any(len(row) != 7 for row in table[:1]):
+            raise ValueError(f"release {summary['name']!r}: its table does not match its summary")
         date = dt.date.fromisoformat(summary["date"]) if summary["date"] else None
-        releases.append(Release(summary["name"], date, bool(summary["dated"]), rows))
+        releases.append(Release(summary["name"], date, bool(summary["dated"]), len(table), stored=(table, texts)))
     return releases
 
 

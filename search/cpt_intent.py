@@ -66,22 +66,22 @@ def body_regions_in(text: str, knowledge: Knowledge | None) -> frozenset[str]:
 def _phrases(text: str, table: dict[str, str]) -> list[tuple[str, str, int, int]]:
     """(phrase, its value, start, end) for every table phrase in ``text``, longest first at each position,
     not overlapping; plural words match their singular entries."""
-    lowered = text.lower()
-    words = [(m.group(), m.start(), m.end()) for m in WORD.finditer(lowered)]
+    matches = list(WORD.finditer(text.lower()))
+    words = [m.group() for m in matches]
+    singulars = [_singular(word) for word in words]
     found: list[tuple[str, str, int, int]] = []
     i = 0
     while i < len(words):
         for size in range(min(LONGEST_PHRASE, len(words) - i), 0, -1):
-            window = words[i : i + size]
-            for phrase in (" ".join(w for w, _, _ in window), " ".join(_singular(w) for w, _, _ in window)):
+            phrase = " ".join(words[i : i + size])
+            value = table.get(phrase)
+            if value is None:
+                phrase = " ".join(singulars[i : i + size])
                 value = table.get(phrase)
-                if value is not None:
-                    found.append((phrase, value, window[0][1], window[-1][2]))
-                    break
-            else:
-                continue
-            i += size
-            break
+            if value is not None:
+                found.append((phrase, value, matches[i].start(), matches[i + size - 1].end()))
+                i += size
+                break
         else:
             i += 1
     return found

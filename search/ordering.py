@@ -89,7 +89,7 @@ class NotCurrentLast:
 
     def __call__(self, fused: dict[int, float], today: dt.date) -> dict[int, float]:
         missing = self._missing_by(today.isoformat())
-        if self.weight >= 1.0 or not missing:
+        if self.weight >= 1.0 or missing.isdisjoint(fused):
             return fused
         return {row: score * self.weight if row in missing else score for row, score in fused.items()}
 

@@ -294,7 +294,7 @@ def test_replacement_needs_the_same_route_and_only_brand_or_maker_words():
 
 
 def release(name: str, day: str, rows: dict[str, ReleaseRow]) -> Release:
-    return Release(name, dt.date.fromisoformat(day), True, rows)
+    return Release(name, dt.date.fromisoformat(day), True, len(rows), built=rows)
 
 
 def row(long: str, add: str | None = None, term: str | None = None, action: str = "N") -> ReleaseRow:
