@@ -118,7 +118,8 @@ def plan_sources(settings: Settings, sources: list[Path] | None, history: list[P
     configured_history = [settings.data_dir / relative for relative in settings.history_sources]
     plan = SourcePlan(sources=configured, history=list(history) if history is not None else configured_history)
     base = configured[0] if configured else None
-    found = sorted(_releases_in(settings.data_dir / "hcpcs"), key=lambda item: item[1], reverse=True)
+    # newest first; of one date, the later name (``…_v3`` after ``…_v2``)
+    found = sorted(_releases_in(settings.data_dir / "hcpcs"), key=lambda item: (item[1], item[0].name), reverse=True)
     base_date = _release_day(base) if base is not None else None
     if found and base is not None and found[0][0] != base and (base_date is None or found[0][1] > base_date):
         newest, newest_date = found[0]
