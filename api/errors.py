@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from codefinder.indexer.changes import UnknownRelease
 from codefinder.indexer.errors import CodefinderError, QueryError, UnusableIndexError
 
 log = logging.getLogger("codefinder.api")
@@ -36,6 +37,7 @@ class ReloadRefused(CodefinderError):
 
 STATUS_OF: list[tuple[type[Exception], int]] = [
     (UnknownCode, 404),
+    (UnknownRelease, 404),
     (PayloadTooLarge, 413),
     (QueryError, 422),
     (ReloadRefused, 409),

@@ -29,6 +29,7 @@ from codefinder.api.schemas import (
 )
 from codefinder.api.service import Service, pinned_engine
 from codefinder.indexer.errors import QueryError
+from codefinder.search.cpt_answer import cpt_not_loaded
 from codefinder.search.engine import CARE_SETTINGS, MODES, SearchEngine, SearchOptions
 from codefinder.search.filters import Filters
 from codefinder.search.verify import record_dict, verify, verify_many
@@ -110,11 +111,13 @@ def code_detail(
     code: Annotated[str, Path(max_length=limits.MAX_CODE_CHARS)],
     as_of: dt.date | None = None,
 ) -> dict[str, Any]:
-    """One record in full; a terminated code comes back with its status and termination date."""
+    """One record in full, with its status on ``as_of`` (today by default): active, terminated (with its
+    date), not_yet_effective, or not_in_current_lists (with the lists that dropped it and its likely
+    replacement). A CPT code when no CPT file is loaded: 404 saying so."""
     engine = pinned_engine(request)
     record = engine.lookup(code)
     if record is None:
-        raise UnknownCode(f"unknown code {code.strip().upper()!r}")
+        raise UnknownCode(cpt_not_loaded(code, engine.cpt_levels) or f"unknown code {code.strip().upper()!r}")
     return record_dict(record, as_of)
 
 

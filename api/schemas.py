@@ -47,6 +47,11 @@ class SearchOut(BaseModel):
     no_good_match: bool = Field(
         default=False, description="nothing clears the confidence threshold: do not auto-suggest"
     )
+    needs_cpt: dict[str, Any] | None = Field(
+        default=None,
+        description="the query is a CPT code or names a CPT service and no CPT file is loaded: reason (code or "
+        "service), message, level, services",
+    )
 
 
 class RecordOut(BaseModel):
@@ -73,7 +78,11 @@ class RecordOut(BaseModel):
     drug_dosage: str | None
     noc: bool
     sources: list[str]
-    status: str
+    missing_from: list[str] = Field(default_factory=list, description="newer lists that should carry it and do not")
+    missing_since: str | None = Field(default=None, description="from when those lists are known to omit it")
+    replaced_by: list[str] = Field(default_factory=list, description="current codes that likely replace it")
+    added_after: str | None = Field(default=None, description="no add date: a full list of this date lacked it")
+    status: str = Field(description="active, terminated, not_yet_effective or not_in_current_lists on the as-of date")
 
 
 class SuggestionOut(BaseModel):
@@ -155,6 +164,37 @@ class VerifyBatchOut(BaseModel):
     results: list[VerifyOut]
     index_version: str
     took_ms: float
+
+
+class ReleaseOut(BaseModel):
+    name: str = Field(description="the release file's name (a zip member as zip:member)")
+    date: str | None = Field(description="release date, from the name or the contents")
+    dated: bool = Field(description="carries added/termination dates (a full release, not the web list)")
+    codes: int
+
+
+class ReleasesOut(BaseModel):
+    releases: list[ReleaseOut]
+    index_version: str
+
+
+class ChangeOut(BaseModel):
+    change: str = Field(description="added, terminated or descriptor_changed")
+    code: str
+    date: str | None = Field(description="add date, termination date, or effective date of the change")
+    action_code: str | None = Field(description="the newer release's ACTION_CD (A add, D discontinue, C change…)")
+    old_description: str | None
+    new_description: str | None
+
+
+class ChangesOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: ReleaseOut = Field(alias="from")
+    to: ReleaseOut
+    counts: dict[str, int]
+    changes: list[ChangeOut]
+    index_version: str
 
 
 class ErrorOut(BaseModel):

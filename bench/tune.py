@@ -41,6 +41,9 @@ GRID: dict[str, list[float]] = {
     "dose_bonus": [0.05, 0.1, 0.15],
     "hospital_device_bonus": [0.0, 0.05, 0.1, 0.2, 0.3],
     "terminated_weight": [0.5, 1.0],
+    # below 1 by design: a code newer lists dropped must rank below its current sibling (the 2022 dev
+    # chargemaster still bills some of them, so 1.0 would score higher there)
+    "not_current_weight": [0.5, 0.7],
 }
 RESULTS = PROJECT_ROOT / "bench" / "results" / "tuning.json"
 NO_MATCH_THRESHOLD = 0.3

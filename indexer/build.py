@@ -16,15 +16,19 @@ import faiss
 import numpy as np
 
 from codefinder.indexer import layout
+from codefinder.indexer.changes import Release, save_releases
 from codefinder.indexer.corpus_embeddings import CorpusEmbeddingCache
+from codefinder.indexer.cpt_files import read_cpt_directory
+from codefinder.indexer.currency import DatedList, apply_currency, listed_keys
 from codefinder.indexer.errors import SourceError
 from codefinder.indexer.freshness import current_build_if_fresh, inputs_digest
-from codefinder.indexer.history import apply_history
+from codefinder.indexer.history import InUseList, apply_history
 from codefinder.indexer.keyword_index import POSTINGS_FILE, write_postings
 from codefinder.indexer.knowledge import BrandTagger, knowledge_files, load_knowledge, save_snapshot
 from codefinder.indexer.manifest import file_digest, write_manifest
 from codefinder.indexer.merge import merge_sources
-from codefinder.indexer.records import CodeRecord
+from codefinder.indexer.records import STATUSES, CodeRecord
+from codefinder.indexer.releases import RELEASE_SHAPES, has_dates, plan_sources, release_date
 from codefinder.indexer.settings import Settings
 from codefinder.indexer.sources import SourceResult, read_source
 from codefinder.indexer.text import embedding_text
@@ -43,14 +47,6 @@ class BuildResult:
     unchanged: bool = False
 
 
-def default_sources(settings: Settings) -> list[Path]:
-    return [settings.data_dir / relative for relative in settings.default_sources]
-
-
-def default_history(settings: Settings) -> list[Path]:
-    return [settings.data_dir / relative for relative in settings.history_sources]
-
-
 def read_all(paths: list[Path], option: str = "--source") -> list[SourceResult]:
     missing = [str(path) for path in paths if not path.is_file()]
     if missing:
@@ -58,28 +54,94 @@ def read_all(paths: list[Path], option: str = "--source") -> list[SourceResult]:
     return [read_source(path) for path in paths]
 
 
+def file_of(result: SourceResult) -> Path:
+    """The file on disk a result was read from: a zip member (``release.zip:member.txt``) names its zip."""
+    display = result.path
+    while not Path(display).is_file() and ":" in display:
+        display = display.rsplit(":", 1)[0]
+    return Path(display)
+
+
 def source_entry(path: Path, result: SourceResult) -> dict[str, Any]:
     """A source file as the manifest names it: by file name and sha256 (no absolute paths: an index is
-    copied between machines, and /version shows this)."""
+    copied between machines, and /version shows this), with its shape, role and release date."""
+    day = release_date(result.path, result.records)
     return {
         "name": Path(result.path).name,
         "sha256": file_digest(path),
         "shape": result.shape,
+        "role": result.role,
+        "release_date": day.isoformat() if day else None,
         "records": len(result.records),
     }
 
 
 def count_records(records: list[CodeRecord], today: dt.date) -> dict[str, Any]:
+    statuses = Counter(r.status_on(today) for r in records)
     return {
         "records": len(records),
         "by_system": dict(Counter(r.system for r in records)),
         "by_kind": dict(Counter(r.kind for r in records)),
         "by_level": dict(Counter(r.level for r in records)),
         "by_section": dict(sorted(Counter(r.section for r in records if r.section).items())),
-        "terminated": sum(1 for r in records if r.status_on(today) == "terminated"),
+        "terminated": statuses["terminated"],
+        "by_status": {status: statuses[status] for status in STATUSES},
         "with_synonyms": sum(1 for r in records if r.synonyms),
         "with_knowledge_terms": sum(1 for r in records if r.knowledge_terms),
     }
+
+
+# Lists whose codes are all in use on their date (a code file of unknown make, like the web list, may keep
+# dead codes, so it is no such evidence).
+IN_USE_SHAPES = ("opps-addendum-b", "asp-crosswalk", "hcpcs-noc-workbook", "pfs-rvu-fixed-width", "pfs-rvu-csv")
+
+
+def dated_lists(results: list[SourceResult], sections: str) -> list[DatedList]:
+    """The Level II lists among the sources, each with its release date: a release or the web list lists
+    every section; Addendum B the given sections (checked on the data); the other in-use lists some codes.
+    An in-use list without a date (a renamed Addendum B) counts as current: it lists codes in use today,
+    but judges no section. CPT files, and other files without a date, are no evidence here."""
+    lists = []
+    for result in results:
+        if not _level_two_codes(result):
+            continue
+        day = release_date(result.path, result.records)
+        name = Path(result.path).name
+        if day is None:
+            if result.shape in IN_USE_SHAPES:
+                lists.append(DatedList(name, dt.date.max, _in_use_keys(result)))
+        elif result.shape in RELEASE_SHAPES:
+            lists.append(DatedList(name, day, listed_keys(result.records), complete=True))
+        elif result.shape == "opps-addendum-b":
+            lists.append(DatedList(name, day, _in_use_keys(result), covers=frozenset(sections)))
+        elif result.shape in IN_USE_SHAPES:
+            lists.append(DatedList(name, day, _in_use_keys(result)))
+    return lists
+
+
+def in_use_lists(lists: list[DatedList]) -> list[InUseList]:
+    """The lists whose every code is in use on their date: not the releases (the web list keeps dead codes)."""
+    return [InUseList(item.name, item.date, item.keys) for item in lists if not item.complete]
+
+
+def _level_two_codes(result: SourceResult) -> bool:
+    return result.role == "codes" and any(r.system == "HCPCS" for r in result.records)
+
+
+def _in_use_keys(result: SourceResult) -> frozenset[tuple[str, str]]:
+    """The codes a list names as in use: not those it marks deleted (an RVU status D, an Addendum B SI D)."""
+    keep = (r for r in result.records if not r.termination_date)
+    return listed_keys(keep, drop_discontinued=result.shape == "opps-addendum-b")
+
+
+def release_tables(results: list[SourceResult]) -> list[Release]:
+    """Every HCPCS release read (current and history), for ``codefinder changes``; oldest first."""
+    tables = [
+        Release.from_records(Path(r.path).name, release_date(r.path, r.records), r.records)
+        for r in results
+        if r.shape in RELEASE_SHAPES
+    ]
+    return sorted(tables, key=lambda release: (release.date or dt.date.min, release.name))
 
 
 def corpus_encoder(settings: Settings) -> Encoder:
@@ -114,28 +176,48 @@ def build_index(
     settings = settings or Settings()
     encoder = encoder or corpus_encoder(settings)
     report = progress or (lambda stage, done, total: None)
-    paths = sources or default_sources(settings)
-    history_paths = history if history is not None else ([] if sources else default_history(settings))
+    plan = plan_sources(settings, sources, history)
     root = index_root or settings.index
-    for path in [*paths, *history_paths]:
+    for path in [*plan.sources, *plan.history]:
         if not path.is_file():
-            read_all([path], "--source" if path in paths else "--history")  # the one-line "no such file" error
+            read_all([path], "--source" if path in plan.sources else "--history")  # the one-line "no such file" error
     digest = inputs_digest(
-        settings, encoder.name, encoder.dimension, paths, history_paths, knowledge_files(settings.knowledge_dir)
+        settings,
+        encoder.name,
+        encoder.dimension,
+        [*plan.sources, *plan.cpt.candidates],
+        plan.history,
+        knowledge_files(settings.knowledge_dir),
     )
     if not force and (fresh := current_build_if_fresh(root, digest)) is not None:
         build_dir, manifest = fresh
         return BuildResult(build_dir, manifest, 0, time.perf_counter() - started, unchanged=True)
-    results = read_all(paths)
+    results = read_all(plan.sources)
     for i, result in enumerate(results, start=1):
         report(f"read {Path(result.path).name}", i, len(results))
-    merged = merge_sources([(Path(result.path).name, result.records) for result in results])
+    cpt = read_cpt_directory(plan.cpt) if not sources else plan.cpt
+    results += cpt.used
+    merged = merge_sources(
+        [(Path(result.path).name, result.records) for result in results],
+        roles={Path(result.path).name: result.role for result in results},
+    )
     records = merged.records
     if not records:
-        raise SourceError(str(paths[0]), "the sources hold no codes")
-    history_results = read_all(history_paths, "--history")
-    history_report = apply_history(records, [result.records for result in history_results])
+        raise SourceError(str(plan.sources[0]), "the sources hold no codes")
+    history_results = read_all(plan.history, "--history")
+    lists = dated_lists([*results, *history_results], settings.current_list_sections)
+    in_use = in_use_lists(lists)
+    dated_releases = [result for result in results if result.shape in RELEASE_SHAPES and has_dates(result)]
+    authoritative = frozenset(key for result in dated_releases for key in listed_keys(result.records))
+    history_report = apply_history(records, [result.records for result in history_results], in_use, authoritative)
     knowledge = load_knowledge(settings.knowledge_dir)
+    currency = apply_currency(
+        records,
+        lists,
+        settings.current_list_sections,
+        settings.current_list_min_coverage,
+        knowledge.brand_to_generics,
+    )
     tagger = BrandTagger(knowledge, records)
     for record in records:
         record.knowledge_terms = tagger.brands(record)
@@ -146,6 +228,7 @@ def build_index(
             for record in records:
                 handle.write(record.to_json() + "\n")
         save_snapshot(knowledge, temp_dir / layout.KNOWLEDGE)
+        save_releases(temp_dir / layout.RELEASES, release_tables([*results, *history_results]))
         report("keyword index", 0, 1)
         write_postings(records, temp_dir / POSTINGS_FILE)
         report("keyword index", 1, 1)
@@ -173,7 +256,7 @@ def build_index(
         faiss.write_index(flat, str(temp_dir / layout.FAISS_INDEX))
 
         now = dt.datetime.now(dt.UTC)
-        digests = "".join(file_digest(p) for p in [*paths, *history_paths])
+        digests = "".join(file_digest(file_of(result)) for result in [*results, *history_results])
         content_hash = hashlib.sha256(digests.encode()).hexdigest()[:8]
         build_id = f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{content_hash}"
         manifest = write_manifest(
@@ -182,18 +265,22 @@ def build_index(
                 "build_id": build_id,
                 "built_at": now.isoformat(timespec="seconds"),
                 "sources": [
-                    source_entry(path, result)
+                    source_entry(file_of(result), result)
                     | {"skipped": result.skipped, "skipped_examples": result.skipped_examples}
-                    for path, result in zip(paths, results, strict=False)
+                    for result in results
                 ],
+                "plan": plan.to_manifest(),
+                "unmatched_by_source": dict(merged.unmatched),
                 "history": {
-                    "sources": [
-                        source_entry(path, result) for path, result in zip(history_paths, history_results, strict=True)
-                    ],
-                    "rule": "dates only (added, effective, terminated, action), newest first, into empty fields",
+                    "sources": [source_entry(file_of(result), result) for result in history_results],
+                    "rule": "dates only (added, effective, terminated, action) from the newest release listing "
+                    "the code, into empty fields; not for codes a current full release dates; a termination a "
+                    "later in-use list contradicts is not applied",
                     "filled": history_report.filled,
+                    "terminations_not_applied_in_use": history_report.kept_in_use,
                     "codes_not_in_sources": history_report.unknown_codes,
                 },
+                "currency": currency.to_manifest(),
                 "knowledge": [
                     {"name": path.name, "sha256": file_digest(path)} for path in knowledge_files(settings.knowledge_dir)
                 ],

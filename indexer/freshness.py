@@ -17,7 +17,13 @@ from codefinder.indexer.manifest import FORMAT_VERSION, file_digest, read_manife
 from codefinder.indexer.settings import Settings
 
 # settings whose values change what a build writes
-BUILD_SETTINGS = ("embed_max_tokens", "default_sources", "history_sources")
+BUILD_SETTINGS = (
+    "embed_max_tokens",
+    "default_sources",
+    "history_sources",
+    "current_list_sections",
+    "current_list_min_coverage",
+)
 BUILD_CODE_PACKAGES = ("codefinder.indexer", "codefinder.models")
 
 

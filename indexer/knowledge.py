@@ -26,6 +26,7 @@ FILES = {
     "chargemaster": ("chargemaster.csv", ("token", "expansion", "kind")),
     "units": ("units.csv", ("pattern", "canonical", "kind")),
     "cpt_services": ("cpt_services.csv", ("term", "service")),
+    "body_sites": ("body_sites.csv", ("term", "region")),
 }
 WORD = re.compile(r"[a-z0-9]+")
 
@@ -42,6 +43,8 @@ class Knowledge:
     unit_canonical: dict[str, str] = field(default_factory=dict)
     # phrases naming services coded in CPT ("mri", "office visit") -> the kind of service
     cpt_services: dict[str, str] = field(default_factory=dict)
+    # words naming a part of the body ("brain", "knee") -> its region ("head", "lower extremity")
+    body_sites: dict[str, str] = field(default_factory=dict)
 
     @property
     def longest_phrase(self) -> int:
@@ -63,6 +66,7 @@ class Knowledge:
             "noise": sorted(self.noise),
             "unit_canonical": self.unit_canonical,
             "cpt_services": self.cpt_services,
+            "body_sites": self.body_sites,
         }
 
     @classmethod
@@ -75,6 +79,7 @@ class Knowledge:
             noise=set(data["noise"]),
             unit_canonical=data["unit_canonical"],
             cpt_services=data.get("cpt_services", {}),
+            body_sites=data.get("body_sites", {}),
         )
 
 
@@ -121,6 +126,9 @@ def load_knowledge(directory: Path) -> Knowledge:
     for row in _rows(directory / FILES["cpt_services"][0], FILES["cpt_services"][1]):
         if row["term"] and row["service"]:
             knowledge.cpt_services[row["term"]] = row["service"]
+    for row in _rows(directory / FILES["body_sites"][0], FILES["body_sites"][1]):
+        if row["term"] and row["region"]:
+            knowledge.body_sites[row["term"]] = row["region"]
     knowledge.brand_to_generics = dict(brands)
     knowledge.generic_to_brands = dict(generics)
     knowledge.phrases = dict(phrases)

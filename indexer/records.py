@@ -10,6 +10,7 @@ from typing import Any
 
 from codefinder.indexer.taxonomy import LEVEL_LABELS, place
 
+STATUSES = ("active", "terminated", "not_yet_effective", "not_in_current_lists")
 NOC_WORDS = re.compile(r"\b(not otherwise (specified|classified)|unlisted|unclassified)\b", re.IGNORECASE)
 
 
@@ -39,6 +40,14 @@ class CodeRecord:
     drug_dosage: str | None = None
     noc: bool = False
     sources: list[str] = field(default_factory=list)
+    # Newer lists that should list the code and do not (indexer/currency.py), from which date that is known,
+    # and the current codes that likely replace it (the same drug or item in another unit).
+    missing_from: list[str] = field(default_factory=list)
+    missing_since: str | None = None
+    replaced_by: list[str] = field(default_factory=list)
+    # Without an add date: the date of the newest full list older than its first listing that lacks it (it
+    # was added after that day).
+    added_after: str | None = None
 
     @classmethod
     def new(cls, code: str, **values: Any) -> CodeRecord:
@@ -68,9 +77,17 @@ class CodeRecord:
         return self.long_description or self.short_description or ""
 
     def status_on(self, day: dt.date) -> str:
-        """``terminated`` once the day is past the termination date, ``active`` otherwise."""
-        if self.termination_date and day.isoformat() > self.termination_date:
+        """On ``day``: ``terminated`` past the termination date; ``not_yet_effective`` before the add date
+        (or on or before ``added_after``);
+        ``not_in_current_lists`` once newer lists that should list it do not (``missing_since``); else
+        ``active``."""
+        iso = day.isoformat()
+        if self.termination_date and iso > self.termination_date:
             return "terminated"
+        if (self.add_date and iso < self.add_date) or (self.added_after and iso <= self.added_after):
+            return "not_yet_effective"
+        if self.missing_since and iso >= self.missing_since:
+            return "not_in_current_lists"
         return "active"
 
     def is_noc(self) -> bool:

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     knowledge_dir: Path = Field(default_factory=lambda: packaged_data("knowledge"))
     default_sources: tuple[str, ...] = DEFAULT_SOURCES
     history_sources: tuple[str, ...] = HISTORY_SOURCES
+    # Sections a newer OPPS Addendum B lists completely, and the share of a section's codes it must carry for
+    # that to be trusted (indexer/currency.py): a code such a list omits is "not_in_current_lists".
+    current_list_sections: str = "ABCEJKLPQV"
+    current_list_min_coverage: float = 0.5
 
     # onnx: onnxruntime at query time (the model is exported at build time into the index); torch: sentence-transformers
     encoder_backend: str = "onnx"
@@ -119,6 +123,8 @@ class Settings(BaseSettings):
     hospital_device_bonus: float = 0.1
     # Terminated codes, shown only on request, score this fraction of a current code's score.
     terminated_weight: float = 0.5
+    # Codes newer lists no longer carry (status not_in_current_lists) score this fraction.
+    not_current_weight: float = 0.7
 
     # Query vectors kept (LRU) so repeated queries and keystrokes skip the model; 0 = embed every query
     # (the HTTP benchmark uses 0, so repeated texts cannot flatter it).

@@ -125,10 +125,15 @@ class ConfidenceScorer:
 
     def __call__(self, run: QueryRun, row: int, match: str) -> float | None:
         """The probability that ``row`` is a right code for the run's query; None for a code (or code prefix)
-        the query names — it is the code asked for, not a guess — and when confidences are off."""
+        the query names — it is the code asked for, not a guess — and when confidences are off. When the
+        query names a CPT service at a body site and no CPT is loaded, a hit naming only other sites is capped
+        at half the no-match threshold (search/cpt_answer.py)."""
         if match == "code" or self.calibration is None:
             return None
-        return float(self.calibration.probability(self.features(run, row)[None, :])[0])
+        probability = float(self.calibration.probability(self.features(run, row)[None, :])[0])
+        if run.cpt_note is not None and run.cpt_note.wrong_site(self.index.records[row], self.index.knowledge):
+            probability = min(probability, self.calibration.no_match_threshold / 2)
+        return probability
 
     def band(self, confidence: float | None) -> str | None:
         """The confidence in words a coder reads at a glance."""

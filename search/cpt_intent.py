@@ -51,22 +51,37 @@ def cpt_services_in(text: str, knowledge: Knowledge | None) -> list[CptService]:
     """Every CPT service phrase in ``text``, longest first at each position, not overlapping."""
     if knowledge is None or not knowledge.cpt_services:
         return []
-    lowered = text.lower()
-    words = [(m.group(), m.start(), m.end()) for m in WORD.finditer(lowered)]
-    found: list[CptService] = []
+    return [
+        CptService(term, service, start, end) for term, service, start, end in _phrases(text, knowledge.cpt_services)
+    ]
+
+
+def body_regions_in(text: str, knowledge: Knowledge | None) -> frozenset[str]:
+    """The body regions ``text`` names ("mri brain" -> {"head"}), from the knowledge's body sites."""
+    if knowledge is None or not knowledge.body_sites:
+        return frozenset()
+    return frozenset(region for _, region, _, _ in _phrases(text, knowledge.body_sites))
+
+
+def _phrases(text: str, table: dict[str, str]) -> list[tuple[str, str, int, int]]:
+    """(phrase, its value, start, end) for every table phrase in ``text``, longest first at each position,
+    not overlapping; plural words match their singular entries."""
+    matches = list(WORD.finditer(text.lower()))
+    words = [m.group() for m in matches]
+    singulars = [_singular(word) for word in words]
+    found: list[tuple[str, str, int, int]] = []
     i = 0
     while i < len(words):
         for size in range(min(LONGEST_PHRASE, len(words) - i), 0, -1):
-            window = words[i : i + size]
-            for phrase in (" ".join(w for w, _, _ in window), " ".join(_singular(w) for w, _, _ in window)):
-                service = knowledge.cpt_services.get(phrase)
-                if service is not None:
-                    found.append(CptService(phrase, service, window[0][1], window[-1][2]))
-                    break
-            else:
-                continue
-            i += size
-            break
+            phrase = " ".join(words[i : i + size])
+            value = table.get(phrase)
+            if value is None:
+                phrase = " ".join(singulars[i : i + size])
+                value = table.get(phrase)
+            if value is not None:
+                found.append((phrase, value, matches[i].start(), matches[i + size - 1].end()))
+                i += size
+                break
         else:
             i += 1
     return found

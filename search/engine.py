@@ -22,13 +22,14 @@ from codefinder.indexer.text import analyze
 from codefinder.models.encoder import Encoder
 from codefinder.search.autocomplete import PrefixIndex
 from codefinder.search.confidence import Calibration, ConfidenceScorer
+from codefinder.search.cpt_answer import CODE, cpt_note
 from codefinder.search.explain import Explainer
 from codefinder.search.filters import Filters, RecordColumns
 from codefinder.search.fusion import FUSION_METHODS, ordered
 from codefinder.search.hits import Hit, SearchResponse
 from codefinder.search.keyword import KeywordRetriever
 from codefinder.search.loader import LoadedIndex
-from codefinder.search.ordering import Reranker, TerminatedLast, unclassified_first
+from codefinder.search.ordering import NotCurrentLast, Reranker, TerminatedLast, unclassified_first
 from codefinder.search.query import CodeIntent, code_intent, codes_with_prefix, normalize_query
 from codefinder.search.query_vectors import QueryEmbedder
 from codefinder.search.record_facts import RecordFacts
@@ -82,6 +83,9 @@ class SearchEngine:
         self.facts = RecordFacts(index)
         self._rerank = Reranker(index, self.facts, settings)
         self._terminated_last = TerminatedLast(self._columns, settings.terminated_weight)
+        self._not_current_last = NotCurrentLast(self._columns, settings.not_current_weight)
+        # the CPT categories the index holds: a CPT query of another category says it is not loaded
+        self.cpt_levels = frozenset(r.level for r in index.records if r.system == "CPT")
         self._prefixes = PrefixIndex(index.records, index.sorted_codes, index.row_of_code)
         use_calibration = settings.use_knowledge and settings.calibration_file is not None
         self.calibration = Calibration.load(settings.calibration_file) if use_calibration else None  # type: ignore[arg-type]
@@ -159,6 +163,7 @@ class SearchEngine:
             no_good_match=bool(
                 not run.ordered or (threshold is not None and top_confidence is not None and top_confidence < threshold)
             ),
+            needs_cpt=run.cpt_note.to_dict() if run.cpt_note else None,
         )
 
     def run(self, text: str, options: SearchOptions) -> QueryRun:
@@ -278,12 +283,15 @@ class SearchEngine:
                 if options.mode == "semantic":
                     raise
         reranked = self._rerank(self._fuse(rankings, self._weights, self.settings.rrf_k), rewritten, options.setting)
-        fused = ordered(self._terminated_last(reranked, today))
+        fused = ordered(self._not_current_last(self._terminated_last(reranked, today), today))
         fused = unclassified_first(fused, self.index.row_of_code.get(rewritten.unclassified_code or ""), mask)
         code_set = set(code_rows)
         top_score = fused[0][1] if fused else 1.0
         ordered_rows = [(row, top_score + 1.0, "code") for row in code_rows]
         ordered_rows += [(row, score, "text") for row, score in fused if row not in code_set]
+        note = cpt_note(query, self.index.knowledge, self.cpt_levels)
+        if note is not None and note.reason == CODE:  # "99213" without CPT: no Level II text match is an answer
+            ordered_rows = []
         return QueryRun.assemble(
             query,
             today,
@@ -294,6 +302,7 @@ class SearchEngine:
             query_vector,
             degraded,
             set(intent.exact),
+            note,
         )
 
     def _code_rows(self, intent: CodeIntent, allowed: np.ndarray | None) -> list[int]:

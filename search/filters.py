@@ -1,4 +1,5 @@
-"""Filters over records: code system, level, section letter, kind, and terminated codes."""
+"""Filters over records: code system, level, section letter, kind, and codes not in effect on the day
+(terminated, or not yet added)."""
 
 from __future__ import annotations
 
@@ -55,6 +56,14 @@ class Filters:
         return cls(system or None, level or None, section or None, kind or None, include_terminated, as_of)
 
 
+def first_day(record: CodeRecord) -> str:
+    if record.add_date:
+        return record.add_date
+    if record.added_after:
+        return (dt.date.fromisoformat(record.added_after) + dt.timedelta(days=1)).isoformat()
+    return "0000-01-01"
+
+
 class RecordColumns:
     """Record attributes as arrays, so a filter becomes a vectorized mask."""
 
@@ -64,6 +73,9 @@ class RecordColumns:
         self.section = np.array([r.section or "" for r in records])
         self.kind = np.array([r.kind for r in records])
         self.termination = np.array([r.termination_date or "9999-12-31" for r in records])
+        # the first day a code is in effect: its add date, else the day after the last list that lacked it
+        self.addition = np.array([first_day(r) for r in records])
+        self.missing_since = np.array([r.missing_since or "9999-12-31" for r in records])
         self.size = len(records)
         self.sections = sorted({r.section for r in records if r.section})
         self.levels = sorted({r.level for r in records})
@@ -78,6 +90,10 @@ class RecordColumns:
                 raise QueryError(f"no {filters.level} codes are loaded: add your licensed CPT files and rebuild")
             raise QueryError(f"no {filters.level} codes in this index; it has {', '.join(self.levels)}")
 
+    def not_in_effect(self, day: str) -> np.ndarray:
+        """Rows terminated before ``day`` or added after it."""
+        return (self.termination < day) | (self.addition > day)
+
     def mask(self, filters: Filters, today: dt.date) -> np.ndarray | None:
         """Allowed rows as a boolean array, or None when every row is allowed."""
         self.check(filters)
@@ -90,7 +106,6 @@ class RecordColumns:
             mask &= self.section == filters.section
         if filters.kind:
             mask &= self.kind == filters.kind
-        if not filters.include_terminated:
-            day = (filters.as_of or today).isoformat()
-            mask &= self.termination >= day
+        if not filters.include_terminated:  # codes not in effect on the day: terminated, or not yet added
+            mask &= ~self.not_in_effect((filters.as_of or today).isoformat())
         return None if mask.all() else mask

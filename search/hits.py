@@ -26,7 +26,12 @@ class Hit:
     section_name: str | None
     long_description: str | None
     short_description: str | None
-    status: str = field(metadata=_about("active or terminated (on the as-of date)"))
+    status: str = field(
+        metadata=_about(
+            "on the as-of date: active, terminated, not_yet_effective (added later) or not_in_current_lists "
+            "(newer lists that should carry it do not: see missing_from)"
+        )
+    )
     add_date: str | None
     effective_date: str | None
     termination_date: str | None
@@ -50,6 +55,12 @@ class Hit:
         metadata=_about(
             "high, possible or unlikely (from the confidence); 'code' or 'code prefix' when the query names the code"
         ),
+    )
+    missing_from: list[str] = field(
+        default_factory=list, metadata=_about("newer lists (file names) that should carry this code and do not")
+    )
+    replaced_by: list[str] = field(
+        default_factory=list, metadata=_about("current codes that likely replace it (same drug or item, another unit)")
     )
 
     @classmethod
@@ -83,6 +94,8 @@ class Hit:
             matched_terms=matched_terms,
             matched_synonyms=matched_synonyms,
             noc=record.is_noc(),
+            missing_from=record.missing_from,
+            replaced_by=record.replaced_by,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,6 +117,7 @@ class SearchResponse:
     did_you_mean: str | None = None
     ignored: list[str] = field(default_factory=list)
     no_good_match: bool = False
+    needs_cpt: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in RESPONSE_FIELDS}

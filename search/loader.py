@@ -16,6 +16,7 @@ import faiss
 import numpy as np
 
 from codefinder.indexer import layout
+from codefinder.indexer.changes import Release, load_releases
 from codefinder.indexer.errors import IndexIntegrityError, UnusableIndexError
 from codefinder.indexer.keyword_index import POSTINGS_FILE, TEXT_FIELDS, FieldArrays, load_postings
 from codefinder.indexer.knowledge import Knowledge, load_snapshot
@@ -23,7 +24,7 @@ from codefinder.indexer.manifest import FORMAT_NAME, FORMAT_VERSION, file_digest
 from codefinder.indexer.records import CodeRecord
 from codefinder.models.onnx_encoder import TOKENIZER_FILE
 
-REQUIRED_FILES = (layout.RECORDS, layout.VECTORS, layout.FAISS_INDEX, POSTINGS_FILE, layout.KNOWLEDGE)
+REQUIRED_FILES = (layout.RECORDS, layout.VECTORS, layout.FAISS_INDEX, POSTINGS_FILE, layout.KNOWLEDGE, layout.RELEASES)
 # what a damaged file may raise while being parsed (after its digest matched a rewritten manifest)
 PARSE_ERRORS = (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError, RuntimeError, zipfile.BadZipFile)
 
@@ -45,6 +46,8 @@ class LoadedIndex:
     faiss_index: Any
     keyword_postings: dict[str, FieldArrays]
     knowledge: Knowledge | None = None
+    # the HCPCS releases the build read, oldest first (codefinder changes, GET /changes)
+    releases: list[Release] = field(default_factory=list)
     # Whole English words the embedding model's tokenizer knows: real words, never "corrected" as typos.
     lexicon: frozenset[str] = frozenset()
     derived: dict[str, Any] = field(default_factory=dict, repr=False)  # read-once views (keyword postings)
@@ -153,6 +156,7 @@ def load_index(index: Path, expected_dimension: int | None = None) -> LoadedInde
         layout.FAISS_INDEX: lambda path: faiss.read_index(str(path)),
         POSTINGS_FILE: load_postings,
         layout.KNOWLEDGE: load_snapshot,
+        layout.RELEASES: load_releases,
     }
     for name, read in readers.items():
         try:
@@ -211,6 +215,7 @@ def load_index(index: Path, expected_dimension: int | None = None) -> LoadedInde
         faiss_index=flat,
         keyword_postings=postings,
         knowledge=loaded[layout.KNOWLEDGE],
+        releases=loaded[layout.RELEASES],
         lexicon=read_lexicon(build_dir),
     )
 

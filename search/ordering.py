@@ -61,12 +61,13 @@ class Reranker:
 
 class TerminatedLast:
     """Terminated codes, when asked for (an old chargemaster under review), rank below current ones of
-    like score: C9027 (pembrolizumab, ended 2015) must not outrank J9271."""
+    like score: C9027 (pembrolizumab, ended 2015) must not outrank J9271. So do codes not yet added on the
+    day (J9271 on 2015-06-01)."""
 
     def __init__(self, columns: RecordColumns, weight: float) -> None:
         self.weight = weight
         self._ended_by = lru_cache(maxsize=64)(
-            lambda day: frozenset(np.flatnonzero(columns.termination < day).tolist())
+            lambda day: frozenset(np.flatnonzero(columns.not_in_effect(day)).tolist())
         )
 
     def __call__(self, fused: dict[int, float], today: dt.date) -> dict[int, float]:
@@ -74,6 +75,23 @@ class TerminatedLast:
         if self.weight >= 1.0 or not ended:
             return fused
         return {row: score * self.weight if row in ended else score for row, score in fused.items()}
+
+
+class NotCurrentLast:
+    """Codes that newer lists no longer carry (status ``not_in_current_lists``: J1030, per 40 mg, since
+    billed per 1 mg as J1010) rank below current codes of like score, the likely replacement first."""
+
+    def __init__(self, columns: RecordColumns, weight: float) -> None:
+        self.weight = weight
+        self._missing_by = lru_cache(maxsize=64)(
+            lambda day: frozenset(np.flatnonzero(columns.missing_since <= day).tolist())
+        )
+
+    def __call__(self, fused: dict[int, float], today: dt.date) -> dict[int, float]:
+        missing = self._missing_by(today.isoformat())
+        if self.weight >= 1.0 or missing.isdisjoint(fused):
+            return fused
+        return {row: score * self.weight if row in missing else score for row, score in fused.items()}
 
 
 def unclassified_first(

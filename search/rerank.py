@@ -266,10 +266,26 @@ def is_opps_device_category(record: CodeRecord) -> bool:
     return record.system == "HCPCS" and record.code.startswith(OPPS_DEVICE_PREFIXES)
 
 
+# The DMEPOS sections a supplier bills implanted items under (L8600 breast prosthesis, E0782 infusion pump,
+# A4290 sacral nerve test lead): in the hospital setting their device category C sibling comes first.
+DMEPOS_SECTIONS = frozenset("AEKL")
+
+
 def apply_hospital_devices(fused: dict[int, float], records: list[CodeRecord], bonus: float) -> dict[int, float]:
-    """In the hospital setting, near-top device category C codes are preferred to their DMEPOS siblings."""
-    wanted = frozenset({True})
-    return boost_agreeing(fused, wanted, lambda row: frozenset({is_opps_device_category(records[row])}), bonus)
+    """In the hospital setting, the near-top device category C codes rank above their near-top DMEPOS
+    siblings: each gains ``bonus``, and more when needed to clear the best of those siblings (their order
+    among themselves is kept). Without a near-top C code nothing changes."""
+    if not fused or bonus <= 0:
+        return fused
+    floor = max(fused.values()) * NEAR_TOP_BAND
+    near = [row for row, score in fused.items() if score >= floor]
+    devices = [row for row in near if is_opps_device_category(records[row])]
+    if not devices:
+        return fused
+    best_device = max(fused[row] for row in devices)
+    siblings = [fused[row] for row in near if records[row].kind == "code" and records[row].section in DMEPOS_SECTIONS]
+    lift = max(1.0 + bonus, (max(siblings) / best_device) * (1.0 + bonus / 10) if siblings else 0.0)
+    return {row: score * lift if row in devices else score for row, score in fused.items()}
 
 
 def apply_modifier_weight(fused: dict[int, float], records: list[CodeRecord], weight: float) -> dict[int, float]:

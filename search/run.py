@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from codefinder.search.cpt_answer import CptNote
 from codefinder.search.explain import Explainer
 from codefinder.search.rewrite import RewrittenQuery
 
@@ -32,6 +33,7 @@ class QueryRun:
     degraded: list[str]
     exact_codes: set[str]
     all_keyword_scores: np.ndarray | None = None
+    cpt_note: CptNote | None = None  # the query asks for CPT the index cannot answer (search/cpt_answer.py)
 
     def __post_init__(self) -> None:
         self.text_rows = [(row, score) for row, score, match in self.ordered if match == "text"]
@@ -49,6 +51,7 @@ class QueryRun:
         query_vector: np.ndarray | None,
         degraded: list[str],
         exact_codes: set[str],
+        cpt_note: CptNote | None = None,
     ) -> QueryRun:
         return cls(
             query=query,
@@ -62,4 +65,5 @@ class QueryRun:
             query_vector=query_vector,
             degraded=degraded,
             exact_codes=exact_codes,
+            cpt_note=cpt_note,
         )

@@ -37,7 +37,7 @@ def test_build_reports_counts_and_sources(built):
 
 def test_build_with_explicit_sources(run, tmp_path):
     result = run(
-        "build", "--index", str(tmp_path / "cpt-index"), "--source", str(FIXTURE_DATA / "cpt" / "made_up_cpt.csv")
+        "build", "--index", str(tmp_path / "cpt-index"), "--source", str(FIXTURE_DATA / "plain" / "made_up_cpt.csv")
     )
     assert result.exit_code == 0, result.output
     looked_up = run("lookup", "0002T", "--index", str(tmp_path / "cpt-index"), "--json")

@@ -32,3 +32,27 @@ def test_supplies_and_drugs_are_not_cpt_services():
     for text in ("cpap machine", "walker with wheels", "ceftriaxone 1 g iv", "knee brace", "test strips"):
         assert cpt_services_in(text, KNOWLEDGE) == [], text
     assert cpt_services_in("mri", None) == []
+
+
+def test_body_regions_group_sites_and_prefer_longer_phrases():
+    from codefinder.search.cpt_intent import body_regions_in
+
+    assert body_regions_in("MRI brain without contrast", KNOWLEDGE) == {"head"}
+    assert body_regions_in("x-ray of both knees and the left ankle", KNOWLEDGE) == {"lower extremity"}
+    assert body_regions_in("mri thoracic spine", KNOWLEDGE) == {"spine"}  # not the chest
+    assert body_regions_in("office visit", KNOWLEDGE) == frozenset() and body_regions_in("mri", None) == frozenset()
+
+
+def test_a_hit_for_another_body_site_is_the_wrong_site():
+    from codefinder.indexer.records import CodeRecord
+    from codefinder.search.cpt_answer import cpt_note
+
+    note = cpt_note("mri brain without contrast", KNOWLEDGE, frozenset())
+    assert note is not None and note.reason == "service" and note.regions == {"head"}
+    breast = CodeRecord.new("C8908", long_description="Magnetic resonance imaging, breast; bilateral")
+    plain = CodeRecord.new("S8042", long_description="Magnetic resonance imaging (mri), low-field")
+    head = CodeRecord.new("C9999", long_description="Made-up imaging of the head")
+    assert note.wrong_site(breast, KNOWLEDGE) and not note.wrong_site(plain, KNOWLEDGE)
+    assert not note.wrong_site(head, KNOWLEDGE)
+    assert cpt_note("mri brain", KNOWLEDGE, frozenset({"cpt-1"})) is None  # CPT loaded: no note
+    assert cpt_note("99213", KNOWLEDGE, frozenset({"cpt-2"})).reason == "code"

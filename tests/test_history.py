@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -10,7 +11,7 @@ from click.testing import CliRunner
 from codefinder.api.cli import main
 from codefinder.indexer.build import build_index
 from codefinder.indexer.errors import SourceError
-from codefinder.indexer.history import apply_history
+from codefinder.indexer.history import InUseList, apply_history
 from codefinder.indexer.records import CodeRecord
 from codefinder.search.engine import SearchEngine, SearchOptions
 from codefinder.search.filters import Filters
@@ -28,27 +29,38 @@ def record(code: str, **values: object) -> CodeRecord:
     return CodeRecord.new(code, **{"long_description": "made-up descriptor", **values})
 
 
-def test_history_fills_empty_dates_newest_release_first():
-    current = [record("C9027"), record("J9271", add_date="2016-01-01")]
-    newer = [record("C9027", termination_date="2015-12-31", long_description="old text")]
+def test_history_takes_the_dates_of_the_newest_release_listing_the_code():
+    current = [record("C9027"), record("J9271", add_date="2016-01-01"), record("E0601")]
+    newer = [record("C9027", termination_date="2015-12-31", long_description="old text"), record("E0601")]
     older = [
         record("C9027", termination_date="2014-06-30", add_date="2014-01-01"),
         record("J9271", add_date="1999-01-01"),
+        record("E0601", termination_date="2010-12-31"),
     ]
     report = apply_history(current, [newer, older])
-    c9027, j9271 = current
+    c9027, j9271, e0601 = current
     assert c9027.termination_date == "2015-12-31"  # the newer release wins
-    assert c9027.add_date == "2014-01-01"  # a field the newer one left empty comes from the older
+    assert c9027.add_date is None  # the newer release speaks for the code: older ones are not asked
+    assert e0601.termination_date is None  # a newer listing without a termination date is not ended by an older one
     assert c9027.long_description == "made-up descriptor"  # history never replaces text
     assert j9271.add_date == "2016-01-01"  # the current sources' own dates are kept
-    assert report.filled["termination_date"] == 1 and report.filled["add_date"] == 1
+    assert report.filled["termination_date"] == 1 and report.filled["add_date"] == 0
 
 
-def test_history_never_ends_a_code_addendum_b_lists_and_adds_no_codes():
-    current = [record("C1713", opps_status_indicator="N")]
-    report = apply_history(current, [[record("C1713", termination_date="2004-12-31"), record("C9999")]])
+def test_history_leaves_codes_a_current_full_release_dates():
+    current = [record("E0601", add_date="1988-01-01")]
+    dated_by_current_release = frozenset({current[0].key})
+    apply_history(current, [[record("E0601", termination_date="2010-12-31")]], authoritative=dated_by_current_release)
     assert current[0].termination_date is None
-    assert report.unknown_codes == 1 and len(current) == 1
+
+
+def test_history_never_ends_a_code_a_later_list_still_carries_and_adds_no_codes():
+    current = [record("C1713", opps_status_indicator="N"), record("C1714")]
+    in_use = [InUseList("addendum_b_2026_04.csv", dt.date(2026, 4, 1), frozenset({current[0].key}))]
+    releases = [[record("C1713", termination_date="2004-12-31"), record("C1714", termination_date="2004-12-31")]]
+    report = apply_history(current, [[*releases[0], record("C9999")]], in_use)
+    assert current[0].termination_date is None and current[1].termination_date == "2004-12-31"
+    assert report.unknown_codes == 1 and len(current) == 2 and report.kept_in_use == 1
 
 
 def test_default_build_reads_history_and_reports_it(engine):

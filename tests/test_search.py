@@ -198,3 +198,17 @@ def test_numpy_vector_search_matches_faiss(engine, built_settings, fake_encoder)
     reference = faiss_side.search(vector, 20, mask)
     assert sorted(row for row, _ in ours) == sorted(row for row, _ in reference)
     assert all(engine.index.records[row].section == "E" for row, _ in ours)
+
+
+def test_hospital_setting_puts_a_near_top_device_c_code_before_its_dmepos_siblings():
+    from codefinder.indexer.records import CodeRecord
+    from codefinder.search.rerank import apply_hospital_devices
+
+    records = [CodeRecord.new(code) for code in ("L8600", "L8031", "C1789", "J9271", "C1713")]
+    fused = {0: 0.100, 1: 0.091, 2: 0.090, 3: 0.050, 4: 0.040}  # C1713 is far from the top: left alone
+    lifted = apply_hospital_devices(fused, records, 0.1)
+    assert sorted(lifted, key=lifted.get, reverse=True)[:3] == [2, 0, 1]
+    assert lifted[4] == fused[4] and lifted[3] == fused[3]
+    no_device = {0: 0.1, 1: 0.09}
+    assert apply_hospital_devices(no_device, records, 0.1) == no_device
+    assert apply_hospital_devices(fused, records, 0.0) == fused

@@ -233,7 +233,7 @@ def test_crosswalk_preamble_and_synonyms():
 
 
 def test_plain_csv_cpt_taxonomy():
-    records = by_code(read_source(FIXTURE_DATA / "cpt" / "made_up_cpt.csv"))
+    records = by_code(read_source(FIXTURE_DATA / "plain" / "made_up_cpt.csv"))
     assert {code: (r.system, r.level) for code, r in records.items()} == {
         "99990": ("CPT", "cpt-1"),
         "0001F": ("CPT", "cpt-2"),
@@ -244,7 +244,7 @@ def test_plain_csv_cpt_taxonomy():
 
 
 def test_plain_tsv():
-    records = by_code(read_source(FIXTURE_DATA / "cpt" / "made_up_cpt.tsv"))
+    records = by_code(read_source(FIXTURE_DATA / "plain" / "made_up_cpt.tsv"))
     assert records["99991"].long_description == "Fixture tab separated pretend service"
 
 

@@ -26,7 +26,7 @@ from codefinder.api.cli_options import app_context, common_options
     multiple=True,
     type=click.Path(path_type=Path),
     help="An older full HCPCS release read for code dates only (repeatable; newest first). "
-    "Default: the data dir's 2020 and 2019 releases, unless --source is given.",
+    "Default: every release in the data dir older than the newest, unless --source is given.",
 )
 @click.option("--force", is_flag=True, help="Rebuild even when the current index was built from the same inputs.")
 @click.pass_context
@@ -73,6 +73,17 @@ def build(
         click.echo(f"  {source['name']}: {source['shape']}, history (dates only)")
     if history_info["sources"]:
         click.echo(f"  termination dates from history: {history_info['filled']['termination_date']}")
+    for note in result.manifest["plan"]["notes"]:
+        click.echo(f"  {note}")
+    for left_out in result.manifest["plan"]["cpt_directory"]["left_out"]:
+        click.echo(f"  cpt/{left_out['name']}: not read ({left_out['reason']})")
+    currency = result.manifest["currency"]
+    if currency["marked_not_in_current_lists"]:
+        sections = ", ".join(f"{section} {count}" for section, count in currency["by_section"].items())
+        click.echo(
+            f"  not in current lists: {currency['marked_not_in_current_lists']} ({sections}); "
+            f"{currency['with_likely_replacement']} with a likely replacement"
+        )
 
 
 def _progress_printer() -> Callable[[str, int, int], None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,12 @@ from codefinder.search.filters import Filters
     help="Only this part of the fixed 70/30 tune/check split (tune on 'tune'; 'check' is for reporting).",
 )
 @click.option("--worst", type=click.IntRange(0, 500), default=15, show_default=True)
+@click.option(
+    "--as-of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Judge codes as of this date (a file labeled in 2022 billed codes retired since).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @SETTING_OPTION
 @click.pass_context
@@ -43,6 +50,7 @@ def evaluate_command(
     cap_per_code: int | None,
     part: str | None,
     worst: int,
+    as_of: dt.datetime | None,
     as_json: bool,
     setting: str,
 ) -> None:
@@ -52,7 +60,7 @@ def evaluate_command(
     app = app_context(ctx, index, data_dir)
     items = read_labeled(labeled_file, cap_per_code, part)
     engine = app.engine()
-    report = evaluate(items, _ranker(engine, mode, setting), worst=worst)
+    report = evaluate(items, _ranker(engine, mode, setting, as_of.date() if as_of else None), worst=worst)
     if as_json:
         payload = {"file": str(labeled_file), "mode": mode, "setting": setting, **report.to_dict()}
         click.echo(json.dumps(payload, indent=2))
@@ -77,8 +85,11 @@ def evaluate_command(
             )
 
 
-def _ranker(engine: SearchEngine, mode: str, setting: str = "any") -> Callable[[str], tuple[list[str], float]]:
-    options = SearchOptions(limit=10, mode=mode, filters=Filters(include_terminated=True), setting=setting)
+def _ranker(
+    engine: SearchEngine, mode: str, setting: str = "any", as_of: dt.date | None = None
+) -> Callable[[str], tuple[list[str], float]]:
+    filters = Filters(include_terminated=True, as_of=as_of)
+    options = SearchOptions(limit=10, mode=mode, filters=filters, setting=setting)
 
     def ranked(query: str) -> tuple[list[str], float]:
         try:

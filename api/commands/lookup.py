@@ -10,6 +10,7 @@ import click
 
 from codefinder.api.cli_options import app_context, common_options
 from codefinder.indexer.errors import CodefinderError
+from codefinder.search.cpt_answer import cpt_not_loaded
 
 
 @click.command()
@@ -25,7 +26,10 @@ def lookup(ctx: click.Context, index: Path | None, data_dir: Path | None, code: 
     loaded = load_index(app.settings.index)
     row = loaded.row_of_code.get(code.strip().upper())
     if row is None:
-        raise CodefinderError(f"unknown code {code.strip().upper()!r} (not in index {loaded.build_id})")
+        levels = frozenset(r.level for r in loaded.records if r.system == "CPT")
+        raise CodefinderError(
+            cpt_not_loaded(code, levels) or f"unknown code {code.strip().upper()!r} (not in index {loaded.build_id})"
+        )
     record = loaded.records[row]
     data = {
         **json.loads(record.to_json()),

@@ -97,11 +97,20 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
+STATUS_MARKS = {
+    "terminated": " TERMINATED",
+    "not_yet_effective": " NOT YET EFFECTIVE",
+    "not_in_current_lists": " NOT IN CURRENT LISTS",
+}
+
+
 def _print_table(response: dict[str, Any]) -> None:
     """Hits as a coder reads them: the confidence in words first, then what matched; warnings above the list."""
     width = shutil.get_terminal_size((120, 20)).columns
     if response.get("did_you_mean"):
         click.echo(f"did you mean: {response['did_you_mean']}")
+    if response.get("needs_cpt"):
+        click.echo(f"note: {response['needs_cpt']['message']}")
     if not response["hits"]:
         click.echo(f"no codes match {response['query']!r}")
         return
@@ -109,7 +118,9 @@ def _print_table(response: dict[str, Any]) -> None:
         click.echo("no good match: even the best hit is unlikely to be right; check before using any of these")
     for rank, hit in enumerate(response["hits"], start=response["offset"] + 1):
         badge = hit["section"] or ("MOD" if hit["kind"] == "modifier" else hit["level"])
-        status = f" {hit['status'].upper().replace('_', ' ')}" if hit["status"] != "active" else ""
+        status = STATUS_MARKS.get(hit["status"], "")
+        if hit["replaced_by"]:
+            status += f" -> {', '.join(hit['replaced_by'])}"
         description = hit["long_description"] or hit["short_description"] or ""
         ranks = " ".join(f"{name[0]}{r}" for name, r in hit["ranks"].items() if r is not None)
         why = ", ".join(hit["matched_synonyms"] or hit["matched_terms"])

@@ -185,6 +185,16 @@
       const when = item.termination_date ? ` ${item.termination_date}` : "";
       return h("span", { class: "badge terminated", title: "terminated code" }, `Terminated${when}`);
     }
+    if (item.status === "not_in_current_lists") {
+      const lists = (item.missing_from || []).join(", ");
+      const instead = (item.replaced_by || []).length ? ` → ${item.replaced_by.join(", ")}` : "";
+      const title = `newer lists that should carry this code do not${lists ? `: ${lists}` : ""}`;
+      return h("span", { class: "badge notcurrent", title }, `Not in current lists${instead}`);
+    }
+    if (item.status === "not_yet_effective") {
+      const title = item.add_date ? `added ${item.add_date}` : "added after the date searched";
+      return h("span", { class: "badge notcurrent", title }, "Not yet effective");
+    }
     return h("span", { class: "badge active" }, item.status ? capitalize(item.status) : "Active");
   }
 
@@ -304,6 +314,7 @@
       parts.push(" · did you mean ", fix, "?");
     }
     if (data.no_good_match) parts.push(" · ", h("strong", { class: "nomatch" }, "no good match"));
+    if (data.needs_cpt) parts.push(" · ", h("strong", { class: "needscpt" }, data.needs_cpt.message));
     els.summary.replaceChildren(...parts);
     els.summary.title = data.index_version ? `index ${data.index_version}` : "";
   }

@@ -10,15 +10,28 @@ from codefinder.indexer.records import CodeRecord
 from codefinder.indexer.taxonomy import is_code, normalize_code
 
 
+class NotACodeFile(SourceError):
+    """A readable file that holds no code list at all (a readme beside the code files), as opposed to a code
+    file with a bad line."""
+
+
+# What a file's records do in a build: ``codes`` give codes and descriptors; ``synonyms`` only add lay
+# names to codes the other files give (AMA consumer and clinician descriptors); ``history`` give
+# dates and deletions (AMA history and deleted-codes files), and a code of their own only when they carry
+# its descriptor.
+ROLES = ("codes", "synonyms", "history")
+
+
 @dataclass
 class SourceResult:
-    """Records read from one file, and what was skipped and why."""
+    """Records read from one file, what they are for (``role``), and what was skipped and why."""
 
     path: str
     shape: str
     records: list[CodeRecord] = field(default_factory=list)
     skipped: int = 0
     skipped_examples: list[str] = field(default_factory=list)
+    role: str = "codes"
 
     def skip(self, line: int, reason: str) -> None:
         self.skipped += 1

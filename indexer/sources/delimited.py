@@ -10,7 +10,14 @@ import io
 
 from codefinder.indexer.errors import SourceError
 from codefinder.indexer.records import CodeRecord
-from codefinder.indexer.sources.base import SourceResult, checked_code, clean_text, find_column, header_key
+from codefinder.indexer.sources.base import (
+    NotACodeFile,
+    SourceResult,
+    checked_code,
+    clean_text,
+    find_column,
+    header_key,
+)
 from codefinder.indexer.taxonomy import is_code, normalize_code
 
 HEADER_SEARCH_ROWS = 40
@@ -46,7 +53,7 @@ def is_crosswalk_code_column(name: str) -> bool:
 
 
 def sniff_delimited(text: str) -> str:
-    """Which delimited shape a file is: ``addendum-b``, ``asp-crosswalk`` or ``plain``."""
+    """Which delimited shape a file is: ``addendum-b``, ``asp-crosswalk``, ``pfs-rvu`` or ``plain``."""
     rows = _rows(text)[:HEADER_SEARCH_ROWS]
     for row in rows:
         keys = {header_key(cell) for cell in row}
@@ -54,6 +61,8 @@ def sniff_delimited(text: str) -> str:
             return "asp-crosswalk"
         if "shortdescriptor" in keys and ("hcpcscode" in keys or "hcpcs" in keys):
             return "addendum-b"
+        if {"hcpcs", "mod", "description"} <= keys:
+            return "pfs-rvu"
     return "plain"
 
 
@@ -149,7 +158,7 @@ def read_plain(text: str, path: str) -> SourceResult:
     rows = _rows(text)
     first = next((i for i, row in enumerate(rows) if any(cell.strip() for cell in row)), None)
     if first is None:
-        raise SourceError(path, "the file is empty")
+        raise NotACodeFile(path, "the file is empty")
     header_at = _find_header(rows, [PLAIN_CODE_COLUMNS, PLAIN_LONG_COLUMNS])
     if header_at is not None:
         header = rows[header_at]
@@ -160,7 +169,7 @@ def read_plain(text: str, path: str) -> SourceResult:
     elif len(rows[first]) >= 2 and is_code(normalize_code(rows[first][0])):
         code_col, long_col, short_col, start = 0, 1, (2 if len(rows[first]) > 2 else None), first
     else:
-        raise SourceError(
+        raise NotACodeFile(
             path, "no header with a code column (code/hcpcs/cpt) and a description column (description)", first + 1
         )
     assert code_col is not None and long_col is not None

@@ -6,12 +6,15 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from codefinder.indexer.errors import SourceError
+from codefinder.indexer.sources.ama_cpt import sniff_ama
 from codefinder.indexer.sources.base import SourceResult
 from codefinder.indexer.sources.delimited import decode, read_addendum_b, read_crosswalk, read_plain, sniff_delimited
+from codefinder.indexer.sources.fee_schedule import looks_like_rvu_fixed, read_rvu_csv, read_rvu_fixed
 from codefinder.indexer.sources.fixed_width import looks_like_fixed_width, parse_fixed_width_text
+from codefinder.indexer.sources.pla_xml import looks_like_pla, read_pla_xml
 from codefinder.indexer.sources.workbook import read_workbook
 
-TEXT_SUFFIXES = {".txt", ".csv", ".tsv", ".tab", ".prn"}
+TEXT_SUFFIXES = {".txt", ".csv", ".tsv", ".tab", ".prn", ".xml"}
 
 
 def read_source(path: Path) -> SourceResult:
@@ -30,7 +33,7 @@ def _read_bytes(data: bytes, name: str, display: str) -> SourceResult:
         return read_workbook(data, display)
     if suffix in TEXT_SUFFIXES or not suffix:
         return _read_text(data, display)
-    raise SourceError(display, f"unsupported file type {suffix!r} (expected .txt, .csv, .tsv, .xlsx or .zip)")
+    raise SourceError(display, f"unsupported file type {suffix!r} (expected .txt, .csv, .tsv, .xml, .xlsx or .zip)")
 
 
 def _read_text(data: bytes, display: str) -> SourceResult:
@@ -39,14 +42,23 @@ def _read_text(data: bytes, display: str) -> SourceResult:
     if b"\x00" in data[:4096]:
         raise SourceError(display, "binary data, not a text file")
     head = data[:64_000].decode("cp1252", errors="replace")
+    if looks_like_pla(head):
+        return read_pla_xml(data, display)
     if looks_like_fixed_width(head.splitlines()):
         return parse_fixed_width_text(data.decode("cp1252", errors="replace"), display)
+    if looks_like_rvu_fixed(head):
+        return read_rvu_fixed(data.decode("cp1252", errors="replace"), display)
     text = decode(data)
+    ama_reader = sniff_ama(text, PurePosixPath(display).name)
+    if ama_reader is not None:
+        return ama_reader(text, display)
     shape = sniff_delimited(text)
     if shape == "addendum-b":
         return read_addendum_b(text, display)
     if shape == "asp-crosswalk":
         return read_crosswalk(text, display)
+    if shape == "pfs-rvu":
+        return read_rvu_csv(text, display)
     return read_plain(text, display)
 
 

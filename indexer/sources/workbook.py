@@ -14,7 +14,14 @@ from typing import Any
 
 from codefinder.indexer.errors import SourceError
 from codefinder.indexer.records import CodeRecord, parse_cms_date
-from codefinder.indexer.sources.base import SourceResult, checked_code, clean_text, find_column, header_key
+from codefinder.indexer.sources.base import (
+    NotACodeFile,
+    SourceResult,
+    checked_code,
+    clean_text,
+    find_column,
+    header_key,
+)
 
 CODE_COLUMNS = ("hcpc", "hcpcs", "hcpcscode", "code", "cpt", "cptcode")
 LONG_COLUMNS = ("longdescription", "description", "longdescriptor", "descriptor")
@@ -67,7 +74,7 @@ def read_workbook(source: Path | bytes, display_name: str) -> SourceResult:
     except Exception as error:  # openpyxl raises many types for a damaged file
         raise SourceError(display_name, f"not a readable xlsx workbook ({type(error).__name__}: {error})") from error
     if not sheets:
-        raise SourceError(display_name, "no sheet has a header row with a HCPCS code column and a description column")
+        raise NotACodeFile(display_name, "no sheet has a header row with a HCPCS code column and a description column")
     return sheets[0]
 
 

@@ -1,0 +1,108 @@
+"""Currency, CPT notes, releases and the hospital setting on the real CMS files (marked ``integration``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from codefinder.indexer.changes import changes_payload, find_release
+from codefinder.indexer.settings import Settings
+from codefinder.search.engine import SearchOptions
+from codefinder.search.filters import Filters
+from tests.conftest import shared_data_present
+
+pytestmark = pytest.mark.integration
+
+if not shared_data_present():
+    pytest.skip(f"shared data not found at {Settings().data_dir}", allow_module_level=True)
+
+TODAY = dt.date(2026, 6, 1)  # after the April 2026 Addendum B
+
+
+@pytest.fixture(scope="session")
+def real_engine(real_context):
+    return real_context.engine()
+
+
+@pytest.mark.parametrize(
+    ("code", "replacement"),
+    [
+        ("J1030", ["J1010"]),
+        ("J1170", ["J1171"]),
+        ("J0171", ["J0165"]),
+        ("J0135", ["J0139"]),
+        ("K0553", []),
+        ("K0554", []),
+    ],
+)
+def test_retired_codes_are_not_served_as_plain_active_codes(real_engine, code, replacement):
+    record = real_engine.lookup(code)
+    assert record.status_on(TODAY) == "not_in_current_lists"
+    assert record.missing_from == ["asp_ndc_hcpcs_crosswalk_2026_01.csv", "opps_addendum_b_2026_04_level2.csv"]
+    assert record.replaced_by == replacement
+
+
+def test_addendum_b_covers_its_sections_and_never_judges_h_s_t(real_engine):
+    coverage = real_engine.index.manifest["currency"]["coverage"]["opps_addendum_b_2026_04_level2.csv"]
+    for section in "ABELPV":
+        assert coverage[section]["listed"] > 0.99 and coverage[section]["judged"], section
+    for section in "HST":
+        assert coverage[section]["listed"] == 0.0 and not coverage[section]["judged"], section
+
+
+def test_a_current_sibling_ranks_above_the_retired_code(real_engine):
+    hits = real_engine.search("methylprednisolone acetate 40 mg", SearchOptions(filters=Filters(as_of=TODAY))).hits
+    codes = [hit.code for hit in hits]
+    assert codes[0] == "J1010" and codes.index("J1030") > 0
+
+
+def test_cpt_queries_without_cpt_files(real_engine):
+    code = real_engine.search("99213")
+    assert code.hits == [] and code.needs_cpt["reason"] == "code"
+    mri = real_engine.search("mri brain without contrast")
+    assert mri.needs_cpt["reason"] == "service" and mri.no_good_match
+    assert mri.hits[0].confidence < 0.3  # a breast MRI C code is no confident answer for a brain MRI
+    screening = real_engine.search("screening colonoscopy")
+    assert any(hit.code.startswith("G0") and hit.confidence > 0.2 for hit in screening.hits[:3])
+
+
+def test_keytruda_as_of_both_ways(real_engine):
+    before = real_engine.search("keytruda", SearchOptions(filters=Filters(as_of=dt.date(2015, 6, 1))))
+    assert "J9271" not in [hit.code for hit in before.hits] and before.hits[0].code == "C9027"
+    after = real_engine.search("keytruda", SearchOptions(filters=Filters(as_of=dt.date(2016, 6, 1))))
+    assert after.hits[0].code == "J9271"
+
+
+def test_changes_from_the_2019_zip_to_the_2020_workbook(real_engine):
+    releases = real_engine.index.releases
+    payload = changes_payload(find_release(releases, "2019"), find_release(releases, "2020"))
+    assert payload["counts"] == {"added": 396, "terminated": 91, "descriptor_changed": 83}
+
+
+IMPLANTS = [
+    ("breast implant", "C1789"),
+    ("IMP BREAST SIL 450CC", "C1789"),
+    ("silicone breast prosthesis implant", "C1789"),
+    ("penile prosthesis inflatable", "C2622"),
+    ("implantable neurostimulator pulse generator", "C1767"),
+    ("neurostimulator electrode lead", "C1778"),
+    ("hernia mesh implant", "C1781"),
+    ("intraocular lens implant", "C1840"),
+    ("implantable infusion pump", "C1772"),
+    ("bone anchor screw", "C1713"),
+    ("urinary sphincter artificial implant", "C1815"),
+    ("hip joint implant", "C1776"),
+]
+
+
+@pytest.mark.parametrize(("query", "code"), IMPLANTS)
+def test_hospital_setting_puts_the_device_c_code_first_for_implants(real_engine, query, code):
+    assert real_engine.search(query, SearchOptions(limit=3, setting="hospital")).hits[0].code == code
+
+
+@pytest.mark.parametrize("query", ["knee brace", "cpap machine", "walker", "wheelchair", "tens unit"])
+def test_hospital_setting_leaves_items_without_a_device_code_alone(real_engine, query):
+    plain = [hit.code for hit in real_engine.search(query, SearchOptions(limit=3)).hits]
+    hospital = [hit.code for hit in real_engine.search(query, SearchOptions(limit=3, setting="hospital")).hits]
+    assert plain == hospital
