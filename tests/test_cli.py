@@ -151,7 +151,7 @@ def test_search_in_the_hospital_setting(built, run):
 def test_search_with_nothing_to_search_says_what_is_missing(run):
     result = run("search")
     assert result.exit_code == 2 and "what to search for is missing: give a QUERY" in result.output
-    both = run("search", "walker", "--file", str(FIXTURE_DATA / "cpt" / "made_up_cpt.csv"))
+    both = run("search", "walker", "--file", str(FIXTURE_DATA / "plain" / "made_up_cpt.csv"))
     assert both.exit_code == 2 and "not both" in both.output
 
 

@@ -34,7 +34,7 @@ def client(built_settings, fake_encoder):
 @pytest.fixture
 def cpt_client(settings, fake_encoder):
     """An index holding the HCPCS fixture and a made-up CPT file (descriptors written for the tests)."""
-    with_cpt = settings.model_copy(update={"default_sources": (*FIXTURE_SOURCES, "cpt/made_up_cpt.csv")})
+    with_cpt = settings.model_copy(update={"default_sources": (*FIXTURE_SOURCES, "plain/made_up_cpt.csv")})
     build_index(with_cpt, fake_encoder)
     with TestClient(create_app(AppContext(settings=with_cpt, encoder_factory=lambda _s: fake_encoder))) as test_client:
         yield test_client
