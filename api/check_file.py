@@ -29,7 +29,9 @@ from codefinder.search.verify_table import REPORT_COLUMNS, TableOptions
 router = APIRouter()
 
 
-@router.post("/verify/csv", response_model=CheckCsvOut, tags=["verify"], responses=error_responses(413, 422, 503))
+@router.post(
+    "/verify/csv", response_model=CheckCsvOut, tags=["verify"], responses=error_responses(400, 413, 422, 503)
+)
 def verify_csv(request: Request, body: CheckCsvIn) -> Any:
     """Up to 1,000 rows of a CSV file (its header line first): every row's report row, in order, with the
     columns ``codefinder verify`` writes (the input's, then line, verdict, confidence, better codes, reasons…)."""
