@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-from codefinder.api import admin, changes, ctss, fhir, routes
+from codefinder.api import admin, changes, check_file, ctss, fhir, routes
 from codefinder.api.access_log import AccessLog
 from codefinder.api.auth import OPEN_PATHS, ApiKeys, KeyRing
 from codefinder.api.body_limit import BodySizeLimit
@@ -67,6 +67,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.state.service = service
     install_error_handlers(app)
     app.include_router(routes.router)
+    app.include_router(check_file.router)
     app.include_router(ctss.router)
     app.include_router(changes.router)
     app.include_router(admin.router)

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from codefinder.api.commands import build, changes, evaluate, lookup, mcp, search, serve
+from codefinder.api.commands import build, changes, evaluate, lookup, mcp, search, serve, verify
 from codefinder.api.context import AppContext
 from codefinder.indexer.errors import CodefinderError
 from codefinder.indexer.settings import Settings
@@ -54,15 +54,17 @@ def main(ctx: click.Context) -> None:
         ctx.obj = AppContext(settings=Settings())
 
 
-for command in (
+COMMANDS = (
     build.build,
     search.search,
     lookup.lookup,
+    verify.verify_command,
     changes.changes,
     evaluate.evaluate_command,
     serve.serve,
     mcp.mcp,
-):
+)
+for command in COMMANDS:
     main.add_command(command)
 
 

@@ -22,7 +22,7 @@ def check_deadline(request: Request) -> None:
         raise DeadlineExceeded("the request ran past its deadline and was stopped; send fewer items per request")
 
 
-BATCH_PATHS = ("/search/batch", "/verify/batch")
+BATCH_PATHS = ("/search/batch", "/verify/batch", "/verify/csv")
 ADMIN_PATHS = ("/admin/reload",)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -48,7 +50,23 @@ STATUS_OF: list[tuple[type[Exception], int]] = [
 ]
 
 
-JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "true|false", list: "[…]", dict: "{…}"}
+JSON_TYPES: dict[Any, str] = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "true|false",
+    list: "[…]",
+    dict: "{…}",
+}
+
+
+def _json_type(annotation: Any) -> str:
+    """``str`` -> string, ``float | None`` -> number, ``str | list[str] | None`` -> string|[…]."""
+    options = [option for option in (get_args(annotation) or (annotation,)) if option is not type(None)]
+    if get_origin(annotation) not in (Union, UnionType):
+        options = [annotation]
+    names = [JSON_TYPES.get(get_origin(option) or option, "value") for option in options]
+    return "|".join(dict.fromkeys(names))
 
 
 def body_shape(request: Request) -> str | None:
@@ -59,12 +77,9 @@ def body_shape(request: Request) -> str | None:
     fields = getattr(model, "model_fields", None)
     if not fields:
         return None
-    parts = []
-    for name, info in fields.items():
-        annotation = info.annotation
-        origin = getattr(annotation, "__origin__", annotation)
-        kind = JSON_TYPES.get(origin, JSON_TYPES.get(type(None), "value")) if isinstance(origin, type) else "value"
-        parts.append(f'"{name}"{"" if info.is_required() else "?"}: {JSON_TYPES.get(origin, kind)}')
+    parts = [
+        f'"{name}"{"" if info.is_required() else "?"}: {_json_type(info.annotation)}' for name, info in fields.items()
+    ]
     return "{" + ", ".join(parts) + "}"
 
 

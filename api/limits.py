@@ -11,7 +11,15 @@ MAX_OFFSET = 1000
 MAX_AUTOCOMPLETE = 20
 MAX_BATCH_QUERIES = 100
 MAX_VERIFY_ITEMS = 1000
+# A verify item's description: its own limit, whatever /search allows for a query.
+MAX_VERIFY_DESCRIPTION_CHARS = 256
 MAX_CODE_CHARS = 16
+# A code as coders write it on a verify item, modifiers and all ("L3916-LT-RT"), and modifiers given apart.
+MAX_WRITTEN_CODE_CHARS = 40
+MAX_MODIFIERS = 10
+MAX_BILLED_UNITS = 1_000_000
+# A chunk of a CSV file posted to /verify/csv (the request body limit bounds it in bytes first).
+MAX_CSV_CHUNK_CHARS = 256 * 1024
 CTSS_MAX_LIST = 500
 CTSS_MAX_OFFSET = 7500
 MAX_FIELD_LIST_CHARS = 512
@@ -24,19 +32,22 @@ FHIR_MAX_EXPAND_COUNT = 1000
 FHIR_MAX_EXPAND_OFFSET = 100_000
 FHIR_MAX_URI_CHARS = 512
 
-# A raw query far past the limit is refused before it is normalized (normalizing costs time per character).
-RAW_QUERY_LIMIT = 16 * MAX_QUERY_CHARS
 
-
-def checked_query(text: str, name: str = "q") -> str:
-    """The normalized query, or a QueryError (422 over HTTP, one line on the CLI) naming the limit it breaks."""
-    if len(text) > RAW_QUERY_LIMIT:
-        raise QueryError(f"{name} is longer than {MAX_QUERY_CHARS} characters")
+def checked_query(text: str, name: str = "q", limit: int = MAX_QUERY_CHARS) -> str:
+    """The normalized query, or a QueryError (422 over HTTP, one line on the CLI) naming the limit it breaks.
+    A raw text far past the limit is refused before it is normalized (normalizing costs time per character)."""
+    if len(text) > 16 * limit:
+        raise QueryError(f"{name} is longer than {limit} characters")
     if "\ufffd" in text:  # what a decoder leaves for bytes that were not UTF-8 (%FF in a URL)
         raise QueryError(f"{name} is not valid UTF-8: percent-encode the text's UTF-8 bytes (é is %C3%A9)")
     normalized = normalize_query(text)
     if not normalized:
         raise QueryError(f"{name} is empty")
-    if len(normalized) > MAX_QUERY_CHARS:
-        raise QueryError(f"{name} is longer than {MAX_QUERY_CHARS} characters ({len(normalized)})")
+    if len(normalized) > limit:
+        raise QueryError(f"{name} is longer than {limit} characters ({len(normalized)})")
     return normalized
+
+
+def checked_description(text: str, name: str = "description") -> str:
+    """A verify item's description, normalized, within ``MAX_VERIFY_DESCRIPTION_CHARS``."""
+    return checked_query(text, name, MAX_VERIFY_DESCRIPTION_CHARS)

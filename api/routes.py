@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from codefinder.api import limits
 from codefinder.api.deadline import check_deadline
 from codefinder.api.errors import NotReady, UnknownCode
-from codefinder.api.limits import checked_query
+from codefinder.api.limits import checked_description, checked_query
 from codefinder.api.schemas import (
     SETTING_DESCRIPTION,
     AutocompleteOut,
@@ -24,6 +24,7 @@ from codefinder.api.schemas import (
     VerifyBatchIn,
     VerifyBatchOut,
     VerifyIn,
+    VerifyItemIn,
     VerifyOut,
     error_responses,
 )
@@ -32,7 +33,7 @@ from codefinder.indexer.errors import QueryError
 from codefinder.search.cpt_answer import cpt_not_loaded
 from codefinder.search.engine import CARE_SETTINGS, MODES, SearchEngine, SearchOptions
 from codefinder.search.filters import Filters
-from codefinder.search.verify import record_dict, verify, verify_many
+from codefinder.search.verify import VerifyItem, record_dict, verify, verify_many
 
 router = APIRouter()
 
@@ -158,7 +159,9 @@ def autocomplete(
 
 @router.post("/verify", response_model=VerifyOut, tags=["verify"], responses=error_responses(400, 413, 422, 503))
 def verify_one(request: Request, body: VerifyIn) -> dict[str, Any]:
-    """Is the code consistent with the description? Its rank, score, a verdict, and better candidates."""
+    """Is the code consistent with the description? A verdict (consistent, suspect, unknown_code, terminated,
+    needs_cpt) with one line of why per rule, the better candidates, and the line's flags: modifiers that
+    contradict each other or the code, billed units that the stated dose does not give."""
     engine = pinned_engine(request)
     return _verify(engine, body)
 
@@ -167,20 +170,29 @@ def verify_one(request: Request, body: VerifyIn) -> dict[str, Any]:
     "/verify/batch", response_model=VerifyBatchOut, tags=["verify"], responses=error_responses(400, 413, 422, 503)
 )
 def verify_batch(request: Request, body: VerifyBatchIn) -> dict[str, Any]:
-    """Up to 1,000 description/code pairs."""
+    """Up to 1,000 items, each as ``/verify`` takes it (code with modifiers, units); answered in order."""
     engine = pinned_engine(request)
     started = time.perf_counter()
-    descriptions = [checked_query(item.description, f"items[{i}].description") for i, item in enumerate(body.items)]
-    pairs = list(zip(descriptions, [item.code for item in body.items], strict=True))
+    items = [verify_item(item, f"items[{i}].description") for i, item in enumerate(body.items)]
     setting = checked_setting(body.setting)
-    verified = verify_many(engine, pairs, check=lambda: check_deadline(request), setting=setting)
+    verified = verify_many(engine, items, check=lambda: check_deadline(request), setting=setting)
     results = [result.to_dict() for result in verified]
     return fast_json({"results": results, "index_version": engine.index.build_id, "took_ms": _ms(started)})
 
 
-def _verify(engine: SearchEngine, item: VerifyIn, name: str = "description") -> dict[str, Any]:
-    description = checked_query(item.description, name)
-    return verify(engine, description, item.code, setting=checked_setting(item.setting)).to_dict()
+def verify_item(item: VerifyItemIn, name: str) -> VerifyItem:
+    """An item as verify takes it, its description within the verify limit."""
+    modifiers = tuple(item.modifiers) if isinstance(item.modifiers, list) else item.modifiers
+    return VerifyItem(checked_description(item.description, name), item.code, modifiers, item.units)
+
+
+def _verify(engine: SearchEngine, body: VerifyIn) -> dict[str, Any]:
+    item = verify_item(body, "description")
+    setting = checked_setting(body.setting)
+    verification = verify(
+        engine, item.description, item.code, setting=setting, modifiers=item.modifiers, units=item.units
+    )
+    return verification.to_dict()
 
 
 @router.get("/healthz", tags=["operations"])

@@ -135,23 +135,55 @@ def clean_code(code: str) -> str:
 
 
 class VerifyItemIn(StrictBody):
-    description: str = Field(max_length=4 * limits.MAX_QUERY_CHARS)
-    code: Annotated[str, AfterValidator(clean_code)] = Field(min_length=1, max_length=limits.MAX_CODE_CHARS)
+    description: str = Field(max_length=4 * limits.MAX_VERIFY_DESCRIPTION_CHARS)
+    code: Annotated[str, AfterValidator(clean_code)] = Field(
+        min_length=1,
+        max_length=limits.MAX_WRITTEN_CODE_CHARS,
+        description="the code as written, modifiers may follow: E0130-RR, J9271 JW, L3916-LT-RT",
+    )
+    modifiers: str | list[Annotated[str, Field(max_length=8)]] | None = Field(
+        default=None,
+        max_length=limits.MAX_WRITTEN_CODE_CHARS,
+        description='modifiers given apart from the code: "RR NU" or ["RR", "NU"]; each must be one the index holds',
+    )
+    units: float | None = Field(
+        default=None, ge=0, le=limits.MAX_BILLED_UNITS, description="the units billed, checked against the stated dose"
+    )
 
 
 class VerifyIn(VerifyItemIn):
     setting: str = Field(default="any", max_length=16, description=SETTING_DESCRIPTION)
 
 
+class FindingOut(BaseModel):
+    rule: str = Field(description="the verdict rule or line check that found it (clearly_outranked, units_mismatch…)")
+    message: str = Field(description="one line a reviewer can check against the descriptors")
+
+
+class UnitsOut(BaseModel):
+    billed: float | None = Field(description="the units billed, as given")
+    expected: int | None = Field(description="the units the stated dose makes in the code's unit, rounded up")
+    dose: str | None = Field(description="the dose the description states")
+    per: str | None = Field(description="what one unit of the code is")
+    per_source: str | None = Field(description="descriptor or crosswalk (the ASP crosswalk's HCPCS dosage)")
+    how: str | None = Field(description="the arithmetic, in words")
+
+
 class VerifyOut(BaseModel):
     description: str
-    code: str
-    verdict: str = Field(description="consistent | suspect | unknown_code | terminated")
+    code: str = Field(description="the code without its modifiers")
+    modifiers: list[str] = Field(description="the modifiers read from the code and the modifiers field")
+    verdict: str = Field(description="consistent | suspect | unknown_code | terminated | needs_cpt")
     rank: int | None
     score: float | None
     confidence: float | None = Field(description="calibrated probability that the code is right for the description")
     record: RecordOut | None
     better_candidates: list[HitOut]
+    reasons: list[FindingOut] = Field(description="why the verdict: one line per rule that fired")
+    flags: list[FindingOut] = Field(
+        description="what else the line says against itself: units_mismatch, modifier_conflict, pricing_modifier…"
+    )
+    units: UnitsOut | None = Field(description="billed units against the stated dose, when either is known")
     index_version: str
 
 
@@ -195,6 +227,28 @@ class ChangesOut(BaseModel):
     counts: dict[str, int]
     changes: list[ChangeOut]
     index_version: str
+
+
+class CheckCsvIn(StrictBody):
+    csv: str = Field(
+        max_length=limits.MAX_CSV_CHUNK_CHARS,
+        description="a chunk of a CSV file: its header line, then at most 1,000 rows",
+    )
+    first_line: int = Field(default=2, ge=2, description="the line number of the chunk's first row in the file")
+    delimiter: str | None = Field(default=None, min_length=1, max_length=1, description="default: sniffed")
+    description_column: str | None = Field(default=None, max_length=200, description="default: found by name")
+    code_column: str | None = Field(default=None, max_length=200, description="default: found by name")
+    modifiers_column: str | None = Field(default=None, max_length=200, description="default: found by name")
+    units_column: str | None = Field(default=None, max_length=200, description="default: found by name")
+    setting: str = Field(default="any", max_length=16, description=SETTING_DESCRIPTION)
+
+
+class CheckCsvOut(BaseModel):
+    columns: list[str] = Field(description="the report's columns: the input's, then the verdict's")
+    detected: dict[str, str | None] = Field(description="the input columns read as description, code, modifiers, units")
+    rows: list[dict[str, str]] = Field(description="one report row per input row, in order")
+    index_version: str
+    took_ms: float
 
 
 class ErrorOut(BaseModel):

@@ -1,6 +1,7 @@
 """Tune retrieval weights on the dev data, then fit the confidence calibration.
 
     python -m bench.tune            # writes bench/results/tuning.json and data/calibration.json
+    python -m bench.verify_rates    # then: verify's operating point for the new calibration
 
 Coordinate ascent over field weights, BM25 parameters, expansion weight, fusion constants and
 candidate depth; the objective is the mean MRR of the capped dev chargemaster and the project's
@@ -112,18 +113,6 @@ def junk_queries(lexicon: frozenset[str], count: int = 0, seed: int = 11) -> lis
     return [LabeledQuery(" ".join(rng.sample(words, rng.choice((2, 3)))), ()) for _ in range(count or JUNK_QUERIES)]
 
 
-def youden_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
-    """The cut that maximizes sensitivity + specificity - 1."""
-    best, cut = -1.0, 0.5
-    for threshold in np.unique(np.round(scores, 3)):
-        predicted = scores >= threshold
-        sensitivity = (predicted & labels).sum() / max(labels.sum(), 1)
-        specificity = (~predicted & ~labels).sum() / max((~labels).sum(), 1)
-        if sensitivity + specificity - 1 > best:
-            best, cut = sensitivity + specificity - 1, float(threshold)
-    return cut
-
-
 def main() -> None:
     started = time.time()
     bench = Workbench.open()
@@ -141,7 +130,6 @@ def main() -> None:
         list(map(float, weights)),
         bias,
         NO_MATCH_THRESHOLD,
-        0.5,
         fitted_on=(
             f"dev_chargemaster.csv (<=3 per code) + data/eval/queries.csv + {JUNK_QUERIES} out-of-domain queries "
             "(random English words; every hit wrong)"
@@ -151,7 +139,6 @@ def main() -> None:
     engine.calibration = calibration
     pairs = verify_pairs(engine, dev.chargemaster + dev.queries)
     scores, truth, _ = verify_scores(engine, pairs)
-    calibration.verify_threshold = youden_threshold(scores, truth.astype(bool))
     calibration.save(bench.settings.calibration_file)
     summary = {
         "chosen": params,
@@ -162,7 +149,6 @@ def main() -> None:
             "ece": expected_calibration_error(probabilities, labels),
             "reliability": reliability(probabilities, labels),
             "verify_auc": roc_auc(scores, truth),
-            "verify_threshold": calibration.verify_threshold,
             "verify_pairs": len(pairs),
         },
         "seconds": round(time.time() - started, 1),

@@ -224,15 +224,19 @@ def link_replacements(records: list[CodeRecord], brand_generics: Mapping[str, li
 
 
 def infer_added_after(records: list[CodeRecord], lists: list[DatedList]) -> int:
-    """A Level II code without an add date that complete lists older than its first listing lack was added
-    after the newest of them: J9277 is in the July 2025 list, not in the October 2020 release."""
+    """A Level II code without an add date that complete lists older than its first dated listing lack was
+    added after the newest of them: J9277 is in the July 2025 list, not in the October 2020 release."""
     complete = [item for item in lists if item.complete]
     inferred = 0
     for record in records:
         if record.system != "HCPCS" or record.add_date:
             continue
-        listed = [item.date for item in complete if record.key in item.keys]
-        first = min(listed, default=dt.date.max)
+        # its first listing in any dated list (a release, the web list, Addendum B); a code no dated list
+        # carries (a user's own undated file) says nothing about when it was added
+        listed = [item.date for item in lists if record.key in item.keys]
+        if not listed:
+            continue
+        first = min(listed)
         lacking = [item.date for item in complete if item.date < first and record.key not in item.keys]
         if lacking:
             record.added_after = max(lacking).isoformat()

@@ -130,7 +130,10 @@ class Settings(BaseSettings):
     # (the HTTP benchmark uses 0, so repeated texts cannot flatter it).
     query_embedding_cache: int = 4096
 
-    # QA verification: how high the assigned code must rank to be called "consistent".
+    # QA verification: the operating point of the verdict rules (thresholds, measured rates), chosen for the
+    # calibration above by `python -m bench.verify_rates`; None, or no calibration, falls back to ranks:
+    verify_policy_file: Path | None = Field(default_factory=lambda: packaged_data("verify_policy.json"))
+    # without a calibration, how high the assigned code must rank to be called "consistent".
     verify_consistent_rank: int = 10
     verify_retriever_rank: int = 3
     verify_depth: int = 50

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from codefinder.indexer.records import CodeRecord
@@ -191,3 +192,62 @@ def units_for(text: str, record: CodeRecord) -> UnitsComputation | None:
     if dose is None or per is None:
         return None
     return expected_units(dose, per)
+
+
+@dataclass(frozen=True)
+class SiblingPerDose:
+    """A sibling of a code billed per exactly the dose a line states, where the code's unit bills it only by
+    rounding: "albumin 5 % 50 ml" on P9048 (250 ml) when P9043 is the 50 ml code."""
+
+    code: str
+    dose: Quantity
+    code_unit: BillingUnit
+    sibling_unit: BillingUnit
+
+    def __str__(self) -> str:
+        return f"dose {self.dose} vs code unit {self.code_unit}; {self.code} is {self.sibling_unit}"
+
+
+def unit_template(record: CodeRecord) -> str:
+    """The descriptor with its amounts taken out: "Injection, methylprednisolone acetate, 40 mg" and "…, 80 mg"
+    are one drug's siblings by dose; "…, up to 40 mg" is not the same template."""
+    return QUANTITY.sub("#", (record.long_description or record.short_description or "").lower())
+
+
+def _same_amount(first: Quantity, second: Quantity) -> bool:
+    return first.dimension == second.dimension and math.isclose(first.base, second.base, rel_tol=1e-9)
+
+
+def whole_units(dose: Quantity, per: BillingUnit) -> bool:
+    """The dose is billed without rounding: within an "up to" unit, or a whole number of the code's units."""
+    if per.up_to:
+        return dose.base <= per.quantity.base
+    exact = dose.base / per.quantity.base
+    return exact >= 1 and math.isclose(exact, round(exact), rel_tol=1e-9)
+
+
+def sibling_per_dose(text: str, record: CodeRecord, siblings: Iterable[CodeRecord]) -> SiblingPerDose | None:
+    """The sibling (same descriptor but for its amount) billed per exactly the dose ``text`` states, when
+    ``record``'s unit would bill it only by rounding ("albumin 5 % 50 ml" on the 250 ml code when a 50 ml code
+    exists). A dose that is a whole number of the code's units (80 mg on a 40 mg code, 40 mg on a 1 mg code) is
+    billed right with that many units: the count is checked against the billed units instead."""
+    dose = stated_dose(text)
+    own = billing_unit(record)
+    if dose is None or own is None or own.source != "descriptor" or own.quantity.dimension != dose.dimension:
+        return None
+    if own.quantity.base <= 0 or whole_units(dose, own):
+        return None
+    template = unit_template(record)
+    for sibling in siblings:
+        if sibling.code == record.code:
+            continue
+        unit = billing_unit(sibling)
+        if (
+            unit is not None
+            and unit.source == "descriptor"
+            and not unit.up_to
+            and _same_amount(unit.quantity, dose)
+            and unit_template(sibling) == template
+        ):
+            return SiblingPerDose(sibling.code, dose, own, unit)
+    return None

@@ -5,7 +5,7 @@ semantic scores compare with the best, how much of the query it covers, its lead
 hit, whether it is the NOC code of a drug no descriptor names), fitted by ``bench/tune.py`` on the dev
 data plus out-of-domain queries (whose hits are all wrong, so junk gets a low confidence) and stored
 as plain JSON. The same model
-drives ``no_good_match`` and the QA verdicts of verify.
+drives ``no_good_match`` and, at the operating point ``search.verify_policy`` sets, the verdicts of verify.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ class Calibration:
     weights: list[float]
     bias: float
     no_match_threshold: float
-    verify_threshold: float
     features: tuple[str, ...] = FEATURES
     fitted_on: str = ""
 
@@ -68,6 +67,8 @@ class Calibration:
                 f"this version computes {list(FEATURES)}; run `make tune`"
             )
         data["features"] = tuple(data["features"])
+        # verify's threshold lived here before it became an operating point of its own (verify_policy.json)
+        data.pop("verify_threshold", None)
         return cls(**data)
 
 

@@ -36,6 +36,7 @@ from codefinder.search.record_facts import RecordFacts
 from codefinder.search.rewrite import QueryRewriter, RewrittenQuery
 from codefinder.search.run import QueryRun, Ranking
 from codefinder.search.vector import VectorRetriever
+from codefinder.search.verify_policy import VerifyPolicy
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,12 @@ class SearchEngine:
         self._prefixes = PrefixIndex(index.records, index.sorted_codes, index.row_of_code)
         use_calibration = settings.use_knowledge and settings.calibration_file is not None
         self.calibration = Calibration.load(settings.calibration_file) if use_calibration else None  # type: ignore[arg-type]
+        # where verify draws its lines, chosen for this calibration (bench/verify_rates.py)
+        self.verify_policy = (
+            VerifyPolicy.load(settings.verify_policy_file, settings.calibration_file)
+            if self.calibration is not None and settings.verify_policy_file is not None
+            else None
+        )
         best_fused = sum(self._weights.values()) / (settings.rrf_k + 1.0)
         self._confidence = ConfidenceScorer(self.calibration, index, self._keyword, self.facts, best_fused)
         self._rewriter = None

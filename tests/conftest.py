@@ -103,3 +103,20 @@ def real_context(tmp_path_factory) -> AppContext:
     context = AppContext(settings=settings)
     build_index(settings, context.build_encoder())
     return context
+
+
+VERIFY_EXTRA = FIXTURE_DATA / "verify" / "extra_codes.csv"
+
+
+@pytest.fixture
+def verify_settings(settings: Settings, fake_encoder: FakeEncoder) -> Settings:
+    """The fixture index plus what verification needs beyond it: more modifiers (RT, RR, NU, JW, JZ), a drug
+    billed per 250 mg and one "up to 10 mg", siblings by volume, a pump and an orthosis (made-up names)."""
+    sources = [FIXTURE_DATA / source for source in FIXTURE_SOURCES] + [VERIFY_EXTRA]
+    build_index(settings, fake_encoder, sources=sources, history=[FIXTURE_DATA / h for h in FIXTURE_HISTORY])
+    return settings
+
+
+@pytest.fixture
+def verify_engine(verify_settings: Settings, fake_encoder: FakeEncoder) -> SearchEngine:
+    return SearchEngine(load_index(verify_settings.index), fake_encoder, verify_settings)

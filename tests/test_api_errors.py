@@ -8,7 +8,9 @@ from fastapi.testclient import TestClient
 from codefinder.api.app import create_app
 from codefinder.api.context import AppContext
 
-VERIFY_SHAPE = '{"description": string, "code": string, "setting"?: string}'
+VERIFY_SHAPE = (
+    '{"description": string, "code": string, "modifiers"?: string|[…], "units"?: number, "setting"?: string}'
+)
 
 
 @pytest.fixture(scope="module")

@@ -674,6 +674,7 @@
     suspect: "other codes fit the description better",
     unknown_code: "no such code in the loaded index",
     terminated: "the code is terminated",
+    needs_cpt: "a CPT code: load your licensed CPT files to check it",
   };
 
   function codeLink(code) {
@@ -700,6 +701,9 @@
       ),
     ];
     if (record) lines.push(h("div", { class: "verify-line" }, record.long_description || record.short_description || ""));
+    for (const finding of [...(data.reasons || []), ...(data.flags || [])]) {
+      lines.push(h("div", { class: "verify-line why", "data-rule": finding.rule }, finding.message));
+    }
     const candidates = data.better_candidates || [];
     if (candidates.length) {
       lines.push(h("div", { class: "verify-line muted" }, verdict === "suspect" ? "Better candidates:" : "Candidates:"));
@@ -884,4 +888,6 @@
   }
   if (initial.get("code")) openDetails(initial.get("code"));
   els.q.focus();
+  // What check_file.js (the "Check a file" mode) uses: requests with the page's API key and error handling.
+  window.codefinder = Object.freeze({ getJSON, openDetails });
 })();

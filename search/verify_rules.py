@@ -1,0 +1,82 @@
+"""The named rules that call an assigned code ``suspect``, each a pure function of the pair's evidence and
+the operating point (``search.verify_policy``), so ``bench/verify_rates.py`` can measure each one alone and
+together on the same evidence.
+
+- ``low_confidence``: the code's calibrated confidence for the description is below the policy's threshold;
+- ``clearly_outranked``: the codes likelier than the assigned one are together likely right, and many times
+  likelier ("bipap machine": the three bi-level codes, 0.95 together, against E0601, CPAP, at 0.003);
+- ``off_topic``: a low-confidence code from a section none of the best hits belong to (a drug code on a
+  walker) — a guard that holds where descriptions are long and share a word with anything;
+- ``dose_sibling``: the description states a dose that a sibling of the code is billed per exactly, while
+  the code's unit would bill it only by rounding ("albumin 5 % 50 ml" on the 250 ml code, where P9043 is 50 ml).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from codefinder.search.billing_units import SiblingPerDose
+from codefinder.search.verify_policy import VerifyPolicy
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One of the description's best text hits."""
+
+    row: int
+    code: str
+    section: str | None
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the rules look at for one (description, code) pair, computed once from the description's run."""
+
+    code: str
+    section: str | None
+    rank: int | None
+    confidence: float
+    top: tuple[Candidate, ...]  # the run's best text hits, best first; the code itself may be among them
+    dose_sibling: SiblingPerDose | None = None
+
+    @property
+    def likelier(self) -> list[Candidate]:
+        """The best hits likelier than the code, best first."""
+        return [c for c in self.top if c.code != self.code and c.confidence > self.confidence]
+
+
+def low_confidence(evidence: Evidence, policy: VerifyPolicy) -> bool:
+    return evidence.confidence < policy.low_confidence_below
+
+
+def clearly_outranked(evidence: Evidence, policy: VerifyPolicy) -> bool:
+    if policy.outranked_at_least is None:
+        return False
+    together = sum(c.confidence for c in evidence.likelier)
+    return together >= policy.outranked_at_least and together >= policy.outranked_ratio_at_least * evidence.confidence
+
+
+def off_topic(evidence: Evidence, policy: VerifyPolicy) -> bool:
+    if policy.off_topic_below is None or evidence.confidence >= policy.off_topic_below:
+        return False
+    return evidence.section not in {c.section for c in evidence.top[: policy.off_topic_top]}
+
+
+def dose_sibling(evidence: Evidence, policy: VerifyPolicy) -> bool:
+    return policy.dose_sibling and evidence.dose_sibling is not None
+
+
+# In the order their reasons are shown: the most specific first.
+RULES: dict[str, Callable[[Evidence, VerifyPolicy], bool]] = {
+    "dose_sibling": dose_sibling,
+    "clearly_outranked": clearly_outranked,
+    "off_topic": off_topic,
+    "low_confidence": low_confidence,
+}
+
+
+def fired_rules(evidence: Evidence, policy: VerifyPolicy) -> list[str]:
+    """The names of the rules that call the code suspect; none means consistent."""
+    return [name for name, rule in RULES.items() if rule(evidence, policy)]
