@@ -129,6 +129,12 @@ class Settings(BaseSettings):
     verify_retriever_rank: int = 3
     verify_depth: int = 50
 
+    # Suggestions from documentation text (/suggest): a mention is reported when its best billable code's
+    # calibrated confidence reaches this (tuned on data/eval/notes.csv by bench/suggest_eval.py).
+    suggest_min_confidence: float = 0.3
+    # ... or, for a code the mention's own name opens ("iv pole" -> E0776 "Iv pole"), this lower bar.
+    suggest_min_named_confidence: float = 0.02
+
     # HTTP service.
     # numpy's BLAS threads in a serving process: one, because requests already run side by side and a
     # second BLAS thread per matrix-vector product only fights them for the 2 cores (0 = library default).

@@ -1,0 +1,225 @@
+"""A mention's codes: which of the engine's ranked codes can bill it, in what order, with billing units
+and modifiers.
+
+The engine ranks descriptors against the mention's words; a billing suggestion also knows facts the
+ranking does not weigh, each from CMS's own files:
+- a quality-reporting code (the M section, G codes OPPS marks M) bills nothing and is left out;
+- a drug the text says was taken by mouth has no injectable code (self-administered oral drugs have their
+  own oral codes or none);
+- the current OPPS Addendum B lists every code Medicare uses now: a drug code CMS has replaced (J3370
+  vancomycin 500 mg by J3373 10 mg, still in the HCPCS release without dates) or an S or T code (other
+  payers') comes after the listed ones;
+- a code whose descriptor the mention's own name opens ("iv pole" -> E0776 "Iv pole") comes before codes
+  that only share its other words ("… for home infusion" -> an infusion service);
+- a product-specific code ("(baxter), not therapeutically equivalent to j0690") comes after the code it
+  refers to, and a combination product ("albuterol … and ipratropium …") after the single drug, unless the
+  text names the product or the other drug.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from codefinder.indexer.records import CodeRecord
+from codefinder.search.billing_units import UnitsComputation, billing_unit, count_units, units_for
+from codefinder.search.engine import SearchEngine
+from codefinder.search.rerank import record_routes
+from codefinder.search.run import QueryRun
+from codefinder.search.suggest.attributes import Attributes, dose_text, rate_positions
+from codefinder.search.suggest.lexicon import (
+    BILLABLE_SECTIONS,
+    MentionLexicon,
+    listed,
+    normal,
+    reporting_only,
+    words_of,
+)
+from codefinder.search.suggest.segments import tokenize
+
+NOT_EQUIVALENT = re.compile(r"not therapeutically equivalent to ([a-z0-9-]+)", re.IGNORECASE)
+PRODUCT = re.compile(r"\(([^)]+)\)")
+# "albuterol, up to 2.5 mg and ipratropium bromide…", "ampicillin sodium/sulbactam sodium", "acetaminophen
+# 10 mg and ibuprofen 3 mg": the drug named after "and" or a slash.
+COMBINED = re.compile(r"(?:\band\b|/)\s*([a-z][a-z-]{3,})", re.IGNORECASE)
+DRUG_SECTIONS = frozenset("JQ")
+# Modifiers a stated side calls for, on the sections of paired items (orthoses and prostheses, DME and its
+# supplies): CMS's LT and RT, both for a bilateral item billed on two lines.
+SIDE_SECTIONS = frozenset("LEKA")
+SIDE_MODIFIERS = {"left": ["LT"], "right": ["RT"], "bilateral": ["LT", "RT"]}
+
+
+@dataclass
+class SuggestedCode:
+    """One candidate code for a mention."""
+
+    code: str
+    system: str
+    section: str | None
+    description: str
+    short_description: str | None
+    status: str
+    confidence: float | None
+    units: dict[str, object] | None = None
+    modifiers: list[str] = field(default_factory=list)
+    noc: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A mention's codes, best first, and what decides whether it is reported: the best confidence of a
+    code that can bill it, and of a code its own name opens."""
+
+    codes: list[SuggestedCode]
+    best: float | None
+    best_named: float | None
+
+
+def choose_codes(
+    engine: SearchEngine,
+    run: QueryRun,
+    attributes: Attributes,
+    text: str,
+    anchors: tuple[str, ...],
+    limit: int,
+    billable_only: bool = True,
+) -> Choice:
+    """The codes of one search for one mention (``text``: its words; ``anchors``: the lexicon phrases
+    that found it), ordered as the module describes, the first ``limit`` of them."""
+    lexicon = engine.mention_lexicon
+    records = [engine.index.records[row] for row, _, _ in run.ordered]
+    named = frozenset().union(*(lexicon.named.get(a, frozenset()) for a in anchors)) if anchors else frozenset()
+    keep = [
+        i
+        for i, record in enumerate(records)
+        if not (billable_only and reporting_only(record)) and not _wrong_route(record, attributes)
+    ]
+    # stable sorts: the engine's order within each group
+    if keep and named and not _covers(records[keep[0]], anchors, named):
+        keep.sort(key=lambda i: records[i].code not in named)
+    if lexicon.statuses_known:
+        keep.sort(key=lambda i: not listed(records[i]))
+    lowered = text.lower()
+    order = _after_general([records[i] for i in keep], lowered, lexicon)
+    codes: list[SuggestedCode] = []
+    best = best_named = None
+    for position in order[:limit]:
+        row, score, match = run.ordered[keep[position]]
+        record = records[keep[position]]
+        confidence = engine.confidence(run, row, score, match)
+        codes.append(
+            SuggestedCode(
+                code=record.code,
+                system=record.system,
+                section=record.section,
+                description=record.description,
+                short_description=record.short_description,
+                status=record.status_on(run.today),
+                confidence=None if confidence is None else round(confidence, 4),
+                units=_units(text, record, attributes),
+                modifiers=_modifiers(record, attributes),
+                noc=record.is_noc(),
+            )
+        )
+        if confidence is not None and _can_bill(record, lexicon.statuses_known):
+            best = confidence if best is None else max(best, confidence)
+            if record.code in named:
+                best_named = confidence if best_named is None else max(best_named, confidence)
+    return Choice(codes, best, best_named)
+
+
+def _covers(record: CodeRecord, anchors: tuple[str, ...], named: frozenset[str]) -> bool:
+    """Is the record one the mention's name opens, or one whose words include a whole anchor phrase?"""
+    if record.code in named:
+        return True
+    words = set(words_of(" ".join([record.description, *record.synonyms, *record.knowledge_terms])))
+    return any(all(w in words for w in anchor.split()) for anchor in anchors)
+
+
+def _wrong_route(record: CodeRecord, attributes: Attributes) -> bool:
+    if attributes.route != "oral":
+        return False
+    routes = record_routes(record)
+    return "injection" in routes and "oral" not in routes
+
+
+def _can_bill(record: CodeRecord, statuses_known: bool) -> bool:
+    """A code that may stand for a billable item: in a billing section, not a quality measure, and (when
+    the index knows statuses) listed now — a G code too, since many quality G codes are listed nowhere."""
+    if record.system != "HCPCS":
+        return True
+    return record.section in BILLABLE_SECTIONS and not reporting_only(record) and (not statuses_known or listed(record))
+
+
+def _after_general(records: list[CodeRecord], text: str, lexicon: MentionLexicon) -> list[int]:
+    """Positions in order, each product-specific or combination code moved just after the first later
+    code of the same drug that is neither, when the text names neither the product nor the other drug."""
+    order = list(range(len(records)))
+    for i, record in enumerate(records):
+        if not _specific_beyond(record, text, lexicon):
+            continue
+        drug = _drug_word(record)
+        target = next(
+            (
+                j
+                for j in order[order.index(i) + 1 :]
+                if drug and drug in words_of(records[j].description) and not _specific_beyond(records[j], text, lexicon)
+            ),
+            None,
+        )
+        if target is not None:
+            order.remove(i)
+            order.insert(order.index(target) + 1, i)
+    return order
+
+
+def _specific_beyond(record: CodeRecord, text: str, lexicon: MentionLexicon) -> bool:
+    """Does the code stand for more than the text says: a named product, or a second drug?"""
+    description = record.description.lower()
+    names = {w for name in [*record.synonyms, *record.knowledge_terms] for w in words_of(name)}
+    if any(w in names for w in words_of(text)) and NOT_EQUIVALENT.search(description) is None:
+        return False  # the text names this code's drug by a name only it carries (a brand: "zosyn")
+    if NOT_EQUIVALENT.search(description):
+        products = [p for p in PRODUCT.findall(description) if not p.startswith("e.g")]
+        return not any(_named(p, text) for p in products)
+    if record.section in DRUG_SECTIONS:
+        others = [w for w in COMBINED.findall(description) if lexicon.phrases.get(normal(w)) == "drug"]
+        return any(other not in text for other in others)
+    return False
+
+
+def _drug_word(record: CodeRecord) -> str | None:
+    words = words_of(re.sub(r"^(injection|infusion)\s*,\s*", "", record.description.lower()))
+    return next((w for w in words if w.isalpha()), None)
+
+
+def _named(product: str, text: str) -> bool:
+    words = [w for w in re.findall(r"[a-z0-9]+", product) if len(w) > 2]
+    return bool(words) and all(w in text for w in words)
+
+
+def _units(text: str, record: CodeRecord, attributes: Attributes) -> dict[str, object] | None:
+    """Billing units of ``record`` for what the mention states: its dose in the code's unit, else a count
+    of pieces in the descriptor's count."""
+    computed: UnitsComputation | None = None
+    if billing_unit(record) is not None:
+        computed = units_for(dose_text(_without_rate(text)), record)
+    if computed is None and attributes.quantity is not None:
+        computed = count_units(attributes.quantity, record)
+    return None if computed is None else computed.to_dict()
+
+
+def _without_rate(text: str) -> str:
+    tokens = tokenize(text)
+    rates = rate_positions(tokens)
+    return " ".join(t.text for i, t in enumerate(tokens) if i not in rates)
+
+
+def _modifiers(record: CodeRecord, attributes: Attributes) -> list[str]:
+    if attributes.side is None or record.section not in SIDE_SECTIONS:
+        return []
+    return list(SIDE_MODIFIERS[attributes.side])

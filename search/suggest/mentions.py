@@ -1,0 +1,282 @@
+"""Candidate items in one segment: where each begins and ends, and what kind of thing it names.
+
+Lexicon anchors (``lexicon``) and CPT service phrases (``search.cpt_intent``) start a mention; one item's
+anchors are joined ("hospital bed with side rails and mattress"), two items' kept apart (a separator, two
+drugs, or a dose between them); each mention then grows over the words that describe it — a side, a size,
+a dose, a route, a count, descriptor words — and stops at words that say what was done with it ("given",
+"dispensed"), at a negation cue, at a vital sign or at the next item. A comma does not end a mention when
+what follows it only describes the item, as descriptors themselves write ("Walker, folding, wheeled";
+"forearm crutches, 1 pair"). A segment with no anchor but several words billable descriptors use
+(a G-code service: "Diabetes self-management training, individual, 30 minutes") is one candidate as a whole.
+A word after "via" names how something was given ("via nebulizer"), not an item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from codefinder.indexer.knowledge import Knowledge
+from codefinder.search.cpt_intent import cpt_services_in
+from codefinder.search.suggest.attributes import is_frequency, rate_positions
+from codefinder.search.suggest.lexicon import Anchor, MentionLexicon, normal
+from codefinder.search.suggest.negation import BACKWARD, FORWARD
+from codefinder.search.suggest.segments import Segment, Token
+
+# Words that join or separate items in a list ("ceftriaxone 1 g IV and ondansetron 4 mg IV").
+SEPARATORS = frozenset({",", ";", ":", "and", "&", "+", "plus", "then", "also", "/", "|"})
+# Words a mention may carry between its words without ending ("walker with wheels", "bag of saline").
+JOINERS = frozenset(
+    {"with", "without", "w", "wo", "of", "for", "per", "in", "to", "on", "-", "/", "%", "(", ")", ".", "="}
+)
+# Attribute words a mention carries past its name: routes, units, shorthand, sizes.
+CARRIED_TEXT = (
+    "mg mcg g gm gram grams ml cc l unit units iu meq mmol mci % kg cm mm inch inches fr french gauge ga oz "
+    "iv ivp ivpb im sc sq subq po sl neb push piggyback bolus drip infusion injection inj tab tabs cap caps "
+    "vial vials syringe bag left right lt rt bilateral bil qty quantity disp dispense each ea pair size "
+    "small medium large xl xxl adult pediatric sq"
+)
+CARRIED = frozenset(CARRIED_TEXT.split())
+# Words that say what was done with an item or to whom, never what it is; and negation cues.
+NOT_DESCRIBING_TEXT = (
+    "a an the this that these those his her their its pt pts patient patients was were is are be been has have "
+    "had will given gave give administered applied fitted ordered order placed started received issued "
+    "provided supplied delivered used changed removed inserted seen noted transfused infused injected "
+    "completed done obtained drawn performed recommended instructed dispensed dispense requested needs need "
+    "using via at by from after before during due set up"
+)
+NOT_DESCRIBING = frozenset(NOT_DESCRIBING_TEXT.split()) | frozenset(p for p in FORWARD + BACKWARD if " " not in p)
+# Vital signs: the name and the reading after it are never an item ("BP 120/80", "O2 sat 94%").
+VITALS_TEXT = "bp hr rr pulse temp t spo2 sao2 sat sats o2sat pain weight wt height ht bmi gcs fsbs glucose map hgb"
+VITALS = frozenset(VITALS_TEXT.split())
+# Lines that are no part of the care documented: signatures and attestations.
+SIGNATURE_OPENERS = ("signed", "electronically signed", "e-signed", "cosigned", "co-signed", "dictated", "attested")
+QUALIFYING_NEGATIONS = frozenset({"no", "non", "without"})
+MEANS = frozenset({"via", "by"})  # "via nebulizer", "by mouth": how, not what
+MIN_PHRASE_WORDS = 2  # descriptor words a segment without an anchor needs to be a candidate itself
+
+
+@dataclass
+class Mention:
+    """A candidate item: its tokens (positions in the segment), anchor kind, and a CPT service it names."""
+
+    segment: Segment
+    first: int
+    last: int  # inclusive token positions
+    kind: str  # drug, item, phrase (a whole segment), service (a CPT service phrase)
+    cpt_service: str | None = None
+    anchors: tuple[str, ...] = ()  # the lexicon phrases it was found by
+
+    @property
+    def tokens(self) -> tuple[Token, ...]:
+        return self.segment.tokens[self.first : self.last + 1]
+
+    @property
+    def start(self) -> int:
+        return self.segment.tokens[self.first].start
+
+    @property
+    def end(self) -> int:
+        return self.segment.tokens[self.last].end
+
+
+def find_mentions(text: str, segment: Segment, lexicon: MentionLexicon, knowledge: Knowledge | None) -> list[Mention]:
+    """The candidate items of one segment, in order."""
+    tokens = segment.tokens
+    lowers = [t.lower for t in tokens]
+    if _is_signature(lowers):
+        return []
+    blocked = vital_positions(tokens) | rate_positions(tokens)
+    words, owner = _words(tokens)
+    anchors = lexicon.anchors(words, [w for w, t in enumerate(owner) if t in blocked])
+    spans = [(owner[a.start], owner[a.end - 1], a) for a in anchors]
+    spans = [s for s in spans if s[0] == 0 or lowers[s[0] - 1] not in MEANS]
+    services = []
+    for service in cpt_services_in(text[segment.start : segment.end], knowledge):
+        first = next(i for i, t in enumerate(tokens) if t.end > segment.start + service.start)
+        last = max(i for i, t in enumerate(tokens) if t.start < segment.start + service.end)
+        services.append((first, last, service.service))
+    spans = [s for s in spans if s[2].kind == "drug" or not any(_overlap(s, c) for c in services)]
+    merged = _merged(spans, lowers, lexicon)
+    mentions = [
+        Mention(segment, first, last, anchors[0].kind, None, tuple(a.phrase for a in anchors))
+        for first, last, anchors in merged
+    ]
+    mentions += [Mention(segment, first, last, "service", service) for first, last, service in services]
+    if not mentions:
+        return _whole(segment, lowers, lexicon, blocked)
+    mentions.sort(key=lambda m: m.first)
+    return _grown(mentions, lowers, lexicon.vocabulary, blocked)
+
+
+def vital_positions(tokens: Sequence[Token]) -> set[int]:
+    """A vital sign's name and the reading written after it ("BP 120/80", "SpO2 94 %", "T 98.6")."""
+    blocked: set[int] = set()
+    for i, token in enumerate(tokens):
+        if token.lower not in VITALS:
+            continue
+        j = i + 1
+        while j < len(tokens) and tokens[j].lower in (":", "=", "of", "is", "was", "sat"):
+            j += 1
+        if j < len(tokens) and is_number(tokens[j].lower):
+            blocked.add(i)
+            while j < len(tokens) and (is_number(tokens[j].lower) or tokens[j].text in "/%°"):
+                blocked.add(j)
+                j += 1
+    return blocked
+
+
+def is_number(word: str) -> bool:
+    return word.replace(",", "").replace(".", "", 1).isdigit()
+
+
+def _words(tokens: Sequence[Token]) -> tuple[list[str], list[int]]:
+    """The tokens' words as the lexicon reads them (hyphenated words split, singular, lower case), and the
+    token each word came from."""
+    words: list[str] = []
+    owner: list[int] = []
+    for i, token in enumerate(tokens):
+        for part in token.lower.split("-"):
+            if part:
+                words.append(normal(part))
+                owner.append(i)
+    return words, owner
+
+
+def _overlap(span: tuple[int, int, Anchor], service: tuple[int, int, str]) -> bool:
+    return span[0] <= service[1] and service[0] <= span[1]
+
+
+def _merged(
+    spans: list[tuple[int, int, Anchor]], lowers: list[str], lexicon: MentionLexicon
+) -> list[tuple[int, int, list[Anchor]]]:
+    """Anchors of one item joined ("standard walker … folding", "hospital bed with side rails and
+    mattress"): two anchors stay apart when both name drugs, when a dose follows the first, or when a
+    separator lies between them — unless what the second names is what descriptors of the first kind of
+    item say about it (a bed's mattress, a hearing aid's "binaural"), not an item of its own."""
+    merged: list[tuple[int, int, list[Anchor]]] = []
+    for first, last, anchor in spans:
+        if merged:
+            prev_first, prev_last, joined = merged[-1]
+            prev = joined[0]
+            between = lowers[prev_last + 1 : first]
+            attribute = anchor.kind != "drug" and prev.kind != "drug" and lexicon.describes(prev.phrase, anchor.phrase)
+            apart = (
+                (any(w in SEPARATORS for w in between) and not attribute)
+                or (anchor.kind == "drug" and prev.kind == "drug")
+                or any(is_number(w) for w in between)
+            )
+            if not apart:
+                merged[-1] = (prev_first, last, [*joined, anchor])
+                continue
+        merged.append((first, last, [anchor]))
+    return merged
+
+
+def _grown(mentions: list[Mention], lowers: list[str], vocabulary: frozenset[str], blocked: set[int]) -> list[Mention]:
+    """Each mention grown left over the words describing it ("left", "standard folding") and right over
+    its dose, route, size and describing words, never into a neighbour, a vital sign or a word saying what
+    was done; past a comma only when all up to the next separator describes it."""
+    for n, mention in enumerate(mentions):
+        floor = mentions[n - 1].last + 1 if n > 0 else 0
+        ceiling = mentions[n + 1].first - 1 if n + 1 < len(mentions) else len(lowers) - 1
+        first = mention.first
+        while first - 1 >= floor and first - 1 not in blocked and _leads(lowers[first - 1], vocabulary):
+            first -= 1
+        while first < mention.first and lowers[first] in JOINERS:
+            first += 1
+        mention.first, mention.last = first, _right_edge(mention.last, ceiling, lowers, vocabulary, blocked)
+    return mentions
+
+
+def _right_edge(last: int, ceiling: int, lowers: list[str], vocabulary: frozenset[str], blocked: set[int]) -> int:
+    probe = last
+    while probe + 1 <= ceiling and probe + 1 not in blocked:
+        word = lowers[probe + 1]
+        if word == ",":
+            end = _clause_end(probe + 2, ceiling, lowers)
+            clause = range(probe + 2, end + 1)
+            if end > probe + 1 and all(i not in blocked and _carried_at(lowers, i, vocabulary) for i in clause):
+                probe = end
+                last = (
+                    max(i for i in clause if lowers[i] not in JOINERS)
+                    if any(lowers[i] not in JOINERS for i in clause)
+                    else last
+                )
+                continue
+            break
+        if word == "/" and probe + 2 <= ceiling and _is_unit_like(lowers[probe + 2]):  # "mL/h", "mg/m2"
+            probe += 2
+            last = probe
+            continue
+        if word in SEPARATORS:
+            break
+        if word in NOT_DESCRIBING:
+            break
+        if _carried(word, vocabulary) and word not in JOINERS:
+            probe += 1
+            last = probe
+        elif word in JOINERS:
+            probe += 1
+        else:
+            break
+    return last
+
+
+def _carried_at(lowers: list[str], i: int, vocabulary: frozenset[str]) -> bool:
+    """``_carried``, and "no"/"non" before a describing word ("no adhesive border"): a qualifier."""
+    if lowers[i] in QUALIFYING_NEGATIONS and i + 1 < len(lowers):
+        return _describes(lowers[i + 1], vocabulary)
+    return _carried(lowers[i], vocabulary)
+
+
+def _clause_end(start: int, ceiling: int, lowers: list[str]) -> int:
+    """The last position before the next separator (or the ceiling), from ``start``."""
+    end = start - 1
+    while end + 1 <= ceiling and lowers[end + 1] not in SEPARATORS:
+        end += 1
+    return end
+
+
+def _leads(word: str, vocabulary: frozenset[str]) -> bool:
+    """A word that may stand before an item's name: a describing word, a number or a unit ("0.9 %
+    sodium chloride", "2 units PRBC")."""
+    return _describes(word, vocabulary) or is_number(word) or word == "%"
+
+
+def _carried(word: str, vocabulary: frozenset[str]) -> bool:
+    if word in NOT_DESCRIBING:
+        return False
+    return word in JOINERS or _describes(word, vocabulary) or is_number(word) or _is_frequency_word(word)
+
+
+def _whole(segment: Segment, lowers: list[str], lexicon: MentionLexicon, blocked: set[int]) -> list[Mention]:
+    """A segment without anchors is a candidate when it has enough words billable descriptors use (or one
+    only a few of them use); its leading and trailing words that describe nothing are left off."""
+    vocabulary = lexicon.vocabulary
+    describing = [i for i, w in enumerate(lowers) if i not in blocked and _describes(w, vocabulary) and w[0].isalpha()]
+    rare = any(normal(lowers[i]) in lexicon.rare for i in describing)
+    if len(describing) < MIN_PHRASE_WORDS and not rare:
+        return []
+    last = _right_edge(describing[-1], len(lowers) - 1, lowers, vocabulary, blocked)
+    return [Mention(segment, describing[0], last, "phrase")]
+
+
+def _is_frequency_word(word: str) -> bool:
+    return is_frequency(Token(word, 0, len(word)))
+
+
+def _describes(word: str, vocabulary: frozenset[str]) -> bool:
+    if word in JOINERS or word in SEPARATORS or word in NOT_DESCRIBING:
+        return False
+    parts = [part for part in word.split("-") if part]  # "semi-electric", "long-term"
+    return word in CARRIED or (bool(parts) and all(normal(part) in vocabulary for part in parts))
+
+
+def _is_unit_like(word: str) -> bool:
+    return word in CARRIED or (word.isalnum() and word[0].isalpha() and len(word) <= 3)
+
+
+def _is_signature(lowers: list[str]) -> bool:
+    opening = " ".join(lowers[:3])
+    return any(opening.startswith(phrase) for phrase in SIGNATURE_OPENERS)

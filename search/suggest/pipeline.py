@@ -1,0 +1,282 @@
+"""Documentation text in, billable items out: every HCPCS Level II mention of a note, order or MAR entry
+with where it is, its ranked codes, billing units, modifiers and whether it was negated.
+
+The text is split into segments (``segments``); in each, the words that name something billable
+(``lexicon``: learned from the descriptors, the crosswalk and the knowledge tables) anchor a mention
+(``mentions``), which takes the dose, route, size and modifier words around it up to the next item. All
+mentions are searched in one batch (``SearchEngine.run_many``); a short accessory mention ("tubing",
+"full face mask") is also searched with the item named before it ("CPAP … tubing"), in the same batch, and
+the better-supported reading is kept. A mention is reported only when a code that can bill it is
+confident enough — the engine's calibrated confidence, with a lower bar for a code the mention's own name
+opens (``codes``) — so text naming nothing billable gives no items, not a forced guess. A CPT service (an
+office visit, an MRI) that no HCPCS code answers is reported as such (``needs_cpt``), with CPT codes when
+a CPT file is loaded. Negation (``negation``) is read last, over the reported items.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from codefinder.search.engine import SearchEngine, SearchOptions
+from codefinder.search.filters import Filters
+from codefinder.search.run import QueryRun
+from codefinder.search.suggest.attributes import Attributes, is_frequency, rate_positions, read_attributes
+from codefinder.search.suggest.codes import Choice, SuggestedCode, choose_codes
+from codefinder.search.suggest.mentions import Mention, find_mentions, is_number, vital_positions
+from codefinder.search.suggest.negation import negated
+from codefinder.search.suggest.segments import Segment, Token, segments
+
+DEFAULT_LIMIT_PER_ITEM = 5
+MIN_DEPTH = 10  # codes searched per mention: enough to reorder the first ones
+SHORT_MENTION = 2  # content words; a mention this short is also searched with the item named before it
+TIME_WORDS = frozenset({"day", "days", "week", "weeks", "month", "months", "hour", "hours", "hrs", "year", "years"})
+
+__all__ = ["SuggestResponse", "SuggestedCode", "SuggestedItem", "suggest"]
+
+
+@dataclass
+class SuggestedItem:
+    """A billable mention: where it is in the text, what it says, and its codes, best first."""
+
+    start: int
+    end: int
+    text: str
+    query: str
+    negated: bool
+    needs_cpt: bool
+    cpt_service: str | None
+    attributes: Attributes
+    codes: list[SuggestedCode]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "query": self.query,
+            "negated": self.negated,
+            "needs_cpt": self.needs_cpt,
+            "cpt_service": self.cpt_service,
+            "attributes": self.attributes.to_dict(),
+            "codes": [code.to_dict() for code in self.codes],
+        }
+
+
+@dataclass
+class SuggestResponse:
+    items: list[SuggestedItem]
+    index_version: str
+    took_ms: float
+    segments: int
+    cpt_loaded: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "items": [item.to_dict() for item in self.items],
+            "index_version": self.index_version,
+            "took_ms": self.took_ms,
+            "segments": self.segments,
+            "cpt_loaded": self.cpt_loaded,
+        }
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """What a mention's codes must reach to be reported."""
+
+    any_code: float  # the best billable code's confidence
+    named_code: float  # the best confidence of a code the mention's own name opens
+
+
+def suggest(
+    engine: SearchEngine,
+    text: str,
+    setting: str = "any",
+    limit_per_item: int = DEFAULT_LIMIT_PER_ITEM,
+    min_confidence: float | None = None,
+    as_of: dt.date | None = None,
+    check: Callable[[], None] | None = None,
+) -> SuggestResponse:
+    """Every billable mention of ``text`` with its codes. ``min_confidence`` (default: the engine's
+    setting) is what a mention's best code must reach to be reported (0 reports every candidate);
+    ``check`` is called between steps (a deadline may raise there)."""
+    started = time.perf_counter()
+    settings = engine.settings
+    any_code = settings.suggest_min_confidence if min_confidence is None else min_confidence
+    thresholds = Thresholds(any_code, min(any_code, settings.suggest_min_named_confidence))
+    found = segments(text)
+    lexicon, knowledge = engine.mention_lexicon, engine.index.knowledge
+    mentions = [m for segment in found for m in find_mentions(text, segment, lexicon, knowledge)]
+    if check is not None:
+        check()
+    depth = max(limit_per_item, MIN_DEPTH)
+    options = SearchOptions(limit=depth, mode="hybrid", setting=setting, filters=Filters(as_of=as_of))
+    queries = [_query(text, m) for m in mentions]
+    contexts = _contexts(text, mentions, queries)
+    extra = [query for query in contexts if query is not None]
+    runs = _runs(engine, queries + extra, options)
+    context_runs = iter(runs[len(queries) :])
+    items: list[SuggestedItem] = []
+    unanswered: list[tuple[Mention, str]] = []  # CPT services no HCPCS code answers well enough
+    for mention, query, run, context in zip(mentions, queries, runs, contexts, strict=False):
+        attributes = _attributes(mention)
+        choice = _choice(engine, run, mention, attributes, limit_per_item)
+        if context is not None:
+            other = _choice(engine, next(context_runs), mention, attributes, limit_per_item)
+            if _support(other) > _support(choice):
+                choice, query = other, context
+        if _reported(choice, thresholds):
+            items.append(_item(text, mention, query, attributes, choice.codes, needs_cpt=False))
+        elif mention.cpt_service is not None:
+            unanswered.append((mention, query))
+    items += _cpt_items(engine, text, unanswered, depth, limit_per_item, as_of)
+    if check is not None:
+        check()
+    items.sort(key=lambda item: item.start)
+    _mark_negations(items, found)
+    return SuggestResponse(
+        items=items,
+        index_version=engine.index.build_id,
+        took_ms=round((time.perf_counter() - started) * 1000, 3),
+        segments=len(found),
+        cpt_loaded=engine.has_cpt,
+    )
+
+
+def _runs(engine: SearchEngine, queries: list[str], options: SearchOptions) -> list[QueryRun]:
+    """One run per query, in order, through the engine's one batch path."""
+    done: list[QueryRun | None] = [None] * len(queries)
+    if queries:
+        for position, run in engine.run_many(queries, options):
+            done[position] = run
+    return [run for run in done if run is not None]
+
+
+def _attributes(mention: Mention) -> Attributes:
+    before = mention.segment.tokens[max(0, mention.first - 3) : mention.first]
+    return read_attributes(_stated(mention), before, mention.kind == "drug")
+
+
+def _stated(mention: Mention) -> tuple[Token, ...]:
+    """The tokens whose dose and counts count for a mention: a whole-segment candidate's segment."""
+    return mention.segment.tokens if mention.kind == "phrase" else mention.tokens
+
+
+def _choice(
+    engine: SearchEngine, run: QueryRun, mention: Mention, attributes: Attributes, limit: int, billable: bool = True
+) -> Choice:
+    text = " ".join(t.text for t in _stated(mention))
+    return choose_codes(engine, run, attributes, text, mention.anchors, limit, billable)
+
+
+def _support(choice: Choice) -> float:
+    return max(choice.best or 0.0, choice.best_named or 0.0)
+
+
+def _reported(choice: Choice, thresholds: Thresholds) -> bool:
+    if choice.best is not None and choice.best >= thresholds.any_code:
+        return True
+    return choice.best_named is not None and choice.best_named >= thresholds.named_code
+
+
+def _contexts(text: str, mentions: list[Mention], queries: list[str]) -> list[str | None]:
+    """For each short item mention ("tubing", "full face mask"), its query behind the name of the item
+    mentioned before it in the text ("CPAP machine … tubing"); None for the others."""
+    contexts: list[str | None] = []
+    previous: Mention | None = None
+    for mention, query in zip(mentions, queries, strict=True):
+        content = [t for t in mention.tokens if t.text[0].isalpha()]
+        short = mention.kind == "item" and len(content) <= SHORT_MENTION
+        if short and previous is not None and previous.anchors:
+            contexts.append(f"{previous.anchors[0]} {query}")
+        else:
+            contexts.append(None)
+        if mention.kind == "item" and not short:
+            previous = mention
+    return contexts
+
+
+def _cpt_items(
+    engine: SearchEngine,
+    text: str,
+    unanswered: list[tuple[Mention, str]],
+    depth: int,
+    limit: int,
+    as_of: dt.date | None,
+) -> list[SuggestedItem]:
+    """CPT services: with CPT codes when a CPT file is loaded, else flagged with none."""
+    if not unanswered:
+        return []
+    options = SearchOptions(limit=depth, mode="hybrid", filters=Filters(system="CPT", as_of=as_of))
+    runs: list[QueryRun | None] = [None] * len(unanswered)
+    if engine.has_cpt:
+        runs = list(_runs(engine, [query for _, query in unanswered], options))
+    items = []
+    for (mention, query), run in zip(unanswered, runs, strict=True):
+        attributes = _attributes(mention)
+        codes = [] if run is None else _choice(engine, run, mention, attributes, limit, billable=False).codes
+        items.append(_item(text, mention, query, attributes, codes, needs_cpt=True))
+    return items
+
+
+def _query(text: str, mention: Mention) -> str:
+    """What is searched for a mention: its words less how often and how fast (q8h, x1, every 3 weeks,
+    125 mL/h). A whole-segment candidate (a service) is searched with its verbs ("administered",
+    "trimmed"), which say which service it is."""
+    tokens = _stated(mention)
+    skipped = rate_positions(tokens) | vital_positions(tokens) | _schedule_positions(tokens)
+    kept = [t for i, t in enumerate(tokens) if i not in skipped and not is_frequency(t) and t.text not in "()[]|"]
+    parts = []
+    for i, token in enumerate(kept):
+        glued = i > 0 and kept[i - 1].end == token.start
+        parts.append(("" if glued else " ") + text[token.start : token.end])
+    return "".join(parts).strip() or text[mention.start : mention.end]
+
+
+def _schedule_positions(tokens: Sequence[Token]) -> set[int]:
+    """ "every 3 weeks", "every other week", "x5 days", "for 10 days": when, not what."""
+    found: set[int] = set()
+    lowers = [t.lower for t in tokens]
+    for i, word in enumerate(lowers):
+        following = lowers[i + 1] if i + 1 < len(lowers) else ""
+        if word in ("every", "for", "x", "times") and i + 2 < len(lowers) and lowers[i + 2] in TIME_WORDS:
+            if is_number(following) or following == "other":
+                found.update((i, i + 1, i + 2))
+        elif following in TIME_WORDS and (word == "every" or is_frequency(tokens[i])):
+            found.update((i, i + 1))
+    return found
+
+
+def _item(
+    text: str, mention: Mention, query: str, attributes: Attributes, codes: list[SuggestedCode], needs_cpt: bool
+) -> SuggestedItem:
+    return SuggestedItem(
+        start=mention.start,
+        end=mention.end,
+        text=text[mention.start : mention.end],
+        query=query,
+        negated=False,
+        needs_cpt=needs_cpt,
+        cpt_service=mention.cpt_service,
+        attributes=attributes,
+        codes=codes,
+    )
+
+
+def _mark_negations(items: list[SuggestedItem], found: list[Segment]) -> None:
+    """Negation is read per segment over the reported items only (a candidate that was dropped is no
+    target for a cue)."""
+    for segment in found:
+        inside = [item for item in items if segment.start <= item.start < segment.end + 1]
+        if not inside:
+            continue
+        words = [t.lower for t in segment.tokens]
+        position = {t.start: i for i, t in enumerate(segment.tokens)}
+        ends = {t.end: i for i, t in enumerate(segment.tokens)}
+        spans = [(position[item.start], ends[item.end] + 1) for item in inside]
+        for item, is_negated in zip(inside, negated(words, spans), strict=True):
+            item.negated = is_negated
