@@ -132,8 +132,9 @@ class Settings(BaseSettings):
     # Suggestions from documentation text (/suggest): a mention is reported when its best billable code's
     # calibrated confidence reaches this (tuned on data/eval/notes.csv by bench/suggest_eval.py).
     suggest_min_confidence: float = 0.3
-    # ... or, for a code the mention's own name opens ("iv pole" -> E0776 "Iv pole"), this lower bar.
-    suggest_min_named_confidence: float = 0.02
+    # ... or this lower bar for a code that matches the mention outright: the mention's own name opens its
+    # descriptor ("iv pole" -> E0776 "Iv pole"), or its descriptor holds every word describing the item.
+    suggest_min_matched_confidence: float = 0.02
 
     # HTTP service.
     # numpy's BLAS threads in a serving process: one, because requests already run side by side and a

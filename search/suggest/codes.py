@@ -11,9 +11,9 @@ ranking does not weigh, each from CMS's own files:
   payers') comes after the listed ones;
 - a code whose descriptor the mention's own name opens ("iv pole" -> E0776 "Iv pole") comes before codes
   that only share its other words ("… for home infusion" -> an infusion service);
-- a product-specific code ("(baxter), not therapeutically equivalent to j0690") comes after the code it
-  refers to, and a combination product ("albuterol … and ipratropium …") after the single drug, unless the
-  text names the product or the other drug.
+- a drug code for a particular product or use ("(baxter), not therapeutically equivalent to j0690",
+  "(heparin lock flush)") or a combination ("albuterol … and ipratropium …") comes after the plain code
+  of the same drug, unless the text names the product, the use or the other drug.
 """
 
 from __future__ import annotations
@@ -38,15 +38,15 @@ from codefinder.search.suggest.lexicon import (
 )
 from codefinder.search.suggest.segments import tokenize
 
-NOT_EQUIVALENT = re.compile(r"not therapeutically equivalent to ([a-z0-9-]+)", re.IGNORECASE)
 PRODUCT = re.compile(r"\(([^)]+)\)")
+NOT_EQUIVALENT = re.compile(r"not therapeutically equivalent to", re.IGNORECASE)
 # "albuterol, up to 2.5 mg and ipratropium bromide…", "ampicillin sodium/sulbactam sodium", "acetaminophen
 # 10 mg and ibuprofen 3 mg": the drug named after "and" or a slash.
 COMBINED = re.compile(r"(?:\band\b|/)\s*([a-z][a-z-]{3,})", re.IGNORECASE)
-DRUG_SECTIONS = frozenset("JQ")
 # Modifiers a stated side calls for, on the sections of paired items (orthoses and prostheses, DME and its
 # supplies): CMS's LT and RT, both for a bilateral item billed on two lines.
 SIDE_SECTIONS = frozenset("LEKA")
+MIN_COVERED = 2  # describing stems a descriptor must hold all of to match a mention outright
 SIDE_MODIFIERS = {"left": ["LT"], "right": ["RT"], "bilateral": ["LT", "RT"]}
 
 
@@ -72,11 +72,12 @@ class SuggestedCode:
 @dataclass(frozen=True)
 class Choice:
     """A mention's codes, best first, and what decides whether it is reported: the best confidence of a
-    code that can bill it, and of a code its own name opens."""
+    code that can bill it, and of such a code that matches the mention outright — its own name opens the
+    code's descriptor, or the descriptor holds every word the mention describes the item with."""
 
     codes: list[SuggestedCode]
     best: float | None
-    best_named: float | None
+    best_matched: float | None
 
 
 def choose_codes(
@@ -85,11 +86,13 @@ def choose_codes(
     attributes: Attributes,
     text: str,
     anchors: tuple[str, ...],
+    content: frozenset[str],
     limit: int,
     billable_only: bool = True,
 ) -> Choice:
     """The codes of one search for one mention (``text``: its words; ``anchors``: the lexicon phrases
-    that found it), ordered as the module describes, the first ``limit`` of them."""
+    that found it; ``content``: the stems of the words describing the item), ordered as the module
+    describes, the first ``limit`` of them."""
     lexicon = engine.mention_lexicon
     records = [engine.index.records[row] for row, _, _ in run.ordered]
     named = frozenset().union(*(lexicon.named.get(a, frozenset()) for a in anchors)) if anchors else frozenset()
@@ -106,7 +109,7 @@ def choose_codes(
     lowered = text.lower()
     order = _after_general([records[i] for i in keep], lowered, lexicon)
     codes: list[SuggestedCode] = []
-    best = best_named = None
+    best = best_matched = None
     for position in order[:limit]:
         row, score, match = run.ordered[keep[position]]
         record = records[keep[position]]
@@ -127,9 +130,10 @@ def choose_codes(
         )
         if confidence is not None and _can_bill(record, lexicon.statuses_known):
             best = confidence if best is None else max(best, confidence)
-            if record.code in named:
-                best_named = confidence if best_named is None else max(best_named, confidence)
-    return Choice(codes, best, best_named)
+            matched = record.code in named or (len(content) >= MIN_COVERED and content <= engine.facts.stems(row))
+            if matched:
+                best_matched = confidence if best_matched is None else max(best_matched, confidence)
+    return Choice(codes, best, best_matched)
 
 
 def _covers(record: CodeRecord, anchors: tuple[str, ...], named: frozenset[str]) -> bool:
@@ -178,28 +182,33 @@ def _after_general(records: list[CodeRecord], text: str, lexicon: MentionLexicon
 
 
 def _specific_beyond(record: CodeRecord, text: str, lexicon: MentionLexicon) -> bool:
-    """Does the code stand for more than the text says: a named product, or a second drug?"""
+    """Does a drug code stand for more than the text says: a product or use its descriptor names in
+    parentheses ("(baxter)", "(heparin lock flush)"), or a second drug ("… and ipratropium")? Not when
+    the text names it."""
     description = record.description.lower()
-    names = {w for name in [*record.synonyms, *record.knowledge_terms] for w in words_of(name)}
-    if any(w in names for w in words_of(text)) and NOT_EQUIVALENT.search(description) is None:
-        return False  # the text names this code's drug by a name only it carries (a brand: "zosyn")
-    if NOT_EQUIVALENT.search(description):
-        products = [p for p in PRODUCT.findall(description) if not p.startswith("e.g")]
-        return not any(_named(p, text) for p in products)
-    if record.section in DRUG_SECTIONS:
-        others = [w for w in COMBINED.findall(description) if lexicon.phrases.get(normal(w)) == "drug"]
-        return any(other not in text for other in others)
-    return False
+    if not (record.section == "J" or record.drug_dosage or description.startswith(("injection", "infusion"))):
+        return False
+    own = set(words_of(PRODUCT.sub(" ", description)))
+    said = set(words_of(text))
+    products = [
+        {w for w in words_of(product) if len(w) > 3 and w.isalpha()} - own
+        for product in PRODUCT.findall(description)
+        if not product.startswith("e.g")
+    ]
+    if NOT_EQUIVALENT.search(description):  # a 505(b)(2) product: only when the text names it
+        return not any(words & said for words in products)
+    if any(words and not words & said for words in products):
+        return True
+    brands = {w for name in [*record.synonyms, *record.knowledge_terms] for w in words_of(name)} - own
+    if brands & said:  # a brand names the combination ("zosyn")
+        return False
+    others = [normal(w) for w in COMBINED.findall(PRODUCT.sub(" ", description))]
+    return any(other in lexicon.drug_words and other not in said for other in others)
 
 
 def _drug_word(record: CodeRecord) -> str | None:
     words = words_of(re.sub(r"^(injection|infusion)\s*,\s*", "", record.description.lower()))
     return next((w for w in words if w.isalpha()), None)
-
-
-def _named(product: str, text: str) -> bool:
-    words = [w for w in re.findall(r"[a-z0-9]+", product) if len(w) > 2]
-    return bool(words) and all(w in text for w in words)
 
 
 def _units(text: str, record: CodeRecord, attributes: Attributes) -> dict[str, object] | None:

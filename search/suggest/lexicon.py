@@ -61,8 +61,12 @@ def normal(word: str) -> str:
     return word
 
 
+def raw_words(text: str) -> list[str]:
+    return [w.lower().replace("’", "'") for w in WORD.findall(text.replace("-", " "))]
+
+
 def words_of(text: str) -> list[str]:
-    return [normal(w) for w in WORD.findall(text.replace("-", " "))]
+    return [normal(w) for w in raw_words(text)]
 
 
 @dataclass(frozen=True)
@@ -88,9 +92,12 @@ class MentionLexicon:
         )
         phrases: dict[str, str] = {}
         named: dict[str, set[str]] = {}
+        exact: dict[str, str] = {}
+        drug_words: set[str] = set()
         for record in billable:
             for name in _drug_names(record):
                 _add(phrases, name, "drug", frequency)
+                drug_words.update(w for w in words_of(name) if _distinctive(w, frequency))
                 named.setdefault(" ".join(words_of(name)), set()).add(record.code)
             head = _head_of(record)
             if head:
@@ -106,9 +113,15 @@ class MentionLexicon:
             for name in [*knowledge.generic_to_brands, *knowledge.brand_to_generics]:
                 _add(phrases, name, "drug", frequency)
             for term, meanings in knowledge.phrases.items():
-                if any(kind in NAMING_KINDS for _, kind in meanings):
+                kinds = {kind for _, kind in meanings}
+                if kinds & NAMING_KINDS - {"abbreviation"}:
                     _add(phrases, term, "item", frequency)
+                elif "abbreviation" in kinds and len(term) >= MIN_WORD:  # as written: "tens" is not "ten"s
+                    exact.setdefault(" ".join(raw_words(term)), "item")
         self.phrases = phrases
+        self.exact = exact
+        # single words that name one drug ("sulbactam", "ipratropium"), not a salt or a vehicle ("sodium")
+        self.drug_words = frozenset(drug_words)
         self.statuses_known = any(listed(r) for r in records)  # an index built with Addendum B
         self.vocabulary = frozenset(frequency.billable) | frozenset(w for phrase in phrases for w in phrase.split())
         # words only a few billable descriptors use: one alone can name a service ("dystrophic")
@@ -128,9 +141,9 @@ class MentionLexicon:
         total, counts = self.described.get(item.split()[-1], (0, {}))
         return total > 0 and all(counts.get(w, 0) >= MIN_DESCRIBED_SHARE * total for w in attribute.split())
 
-    def anchors(self, words: Sequence[str], blocked: Iterable[int] = ()) -> list[Anchor]:
-        """Lexicon phrases among ``words`` (already ``normal``), longest first at each position, not
-        overlapping, never using a blocked word."""
+    def anchors(self, words: Sequence[str], raw: Sequence[str], blocked: Iterable[int] = ()) -> list[Anchor]:
+        """Lexicon phrases among ``words`` (``normal``; ``raw``: the same words as written, lower case),
+        longest first at each position, not overlapping, never using a blocked word."""
         stop = set(blocked)
         found: list[Anchor] = []
         i = 0
@@ -140,6 +153,9 @@ class MentionLexicon:
                     continue
                 phrase = " ".join(words[i : i + size])
                 kind = self.phrases.get(phrase)
+                if kind is None:
+                    phrase = " ".join(raw[i : i + size])
+                    kind = self.exact.get(phrase)
                 if kind is not None:
                     found.append(Anchor(i, i + size, kind, phrase))
                     i += size
@@ -215,6 +231,10 @@ class _Frequencies:
         measures) nor "leg" (mostly in descriptions of where)."""
         every = self.every[word]
         return every == 0 or self.billable[word] / every >= MIN_BILLABLE_SHARE
+
+
+def _distinctive(word: str, frequency: _Frequencies) -> bool:
+    return len(word) >= MIN_WORD + 2 and word.isalpha() and frequency.every[word] <= MAX_SINGLE_DRUG_DF
 
 
 def _add(phrases: dict[str, str], text: str, kind: str, frequency: _Frequencies) -> None:

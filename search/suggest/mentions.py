@@ -53,7 +53,8 @@ VITALS = frozenset(VITALS_TEXT.split())
 SIGNATURE_OPENERS = ("signed", "electronically signed", "e-signed", "cosigned", "co-signed", "dictated", "attested")
 QUALIFYING_NEGATIONS = frozenset({"no", "non", "without"})
 MEANS = frozenset({"via", "by"})  # "via nebulizer", "by mouth": how, not what
-MIN_PHRASE_WORDS = 2  # descriptor words a segment without an anchor needs to be a candidate itself
+MIN_PHRASE_WORDS = 2
+MAX_LABEL_WORDS = 3  # descriptor words a segment without an anchor needs to be a candidate itself
 
 
 @dataclass
@@ -86,9 +87,9 @@ def find_mentions(text: str, segment: Segment, lexicon: MentionLexicon, knowledg
     lowers = [t.lower for t in tokens]
     if _is_signature(lowers):
         return []
-    blocked = vital_positions(tokens) | rate_positions(tokens)
-    words, owner = _words(tokens)
-    anchors = lexicon.anchors(words, [w for w, t in enumerate(owner) if t in blocked])
+    blocked = vital_positions(tokens) | rate_positions(tokens) | _label_positions(lowers)
+    words, raw, owner = _words(tokens)
+    anchors = lexicon.anchors(words, raw, [w for w, t in enumerate(owner) if t in blocked])
     spans = [(owner[a.start], owner[a.end - 1], a) for a in anchors]
     spans = [s for s in spans if s[0] == 0 or lowers[s[0] - 1] not in MEANS]
     services = []
@@ -109,6 +110,20 @@ def find_mentions(text: str, segment: Segment, lexicon: MentionLexicon, knowledg
     return _grown(mentions, lowers, lexicon.vocabulary, blocked)
 
 
+def describing_words(mention: Mention) -> list[str]:
+    """The words of a mention that say what the item is: not numbers, units, routes, sides or counts,
+    nor words saying what was done with it."""
+    return [
+        t.lower
+        for t in mention.tokens
+        if t.text[0].isalpha()
+        and t.lower not in CARRIED
+        and t.lower not in NOT_DESCRIBING
+        and t.lower not in JOINERS
+        and not _is_frequency_word(t.lower)
+    ]
+
+
 def vital_positions(tokens: Sequence[Token]) -> set[int]:
     """A vital sign's name and the reading written after it ("BP 120/80", "SpO2 94 %", "T 98.6")."""
     blocked: set[int] = set()
@@ -126,21 +141,32 @@ def vital_positions(tokens: Sequence[Token]) -> set[int]:
     return blocked
 
 
+def _label_positions(lowers: list[str]) -> set[int]:
+    """A short label opening a segment ("Wound clinic:", "MAR 03/14:", "DME order:") names a section of
+    the note, not an item."""
+    for i, word in enumerate(lowers[: MAX_LABEL_WORDS + 1]):  # tokens: "MAR 03/14:" is no label
+        if word == ":":
+            return set(range(i + 1))
+    return set()
+
+
 def is_number(word: str) -> bool:
     return word.replace(",", "").replace(".", "", 1).isdigit()
 
 
-def _words(tokens: Sequence[Token]) -> tuple[list[str], list[int]]:
-    """The tokens' words as the lexicon reads them (hyphenated words split, singular, lower case), and the
-    token each word came from."""
+def _words(tokens: Sequence[Token]) -> tuple[list[str], list[str], list[int]]:
+    """The tokens' words as the lexicon reads them (hyphenated words split, singular, lower case), the
+    same words as written, and the token each word came from."""
     words: list[str] = []
+    raw: list[str] = []
     owner: list[int] = []
     for i, token in enumerate(tokens):
         for part in token.lower.split("-"):
             if part:
                 words.append(normal(part))
+                raw.append(part)
                 owner.append(i)
-    return words, owner
+    return words, raw, owner
 
 
 def _overlap(span: tuple[int, int, Anchor], service: tuple[int, int, str]) -> bool:

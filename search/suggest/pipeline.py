@@ -26,7 +26,7 @@ from codefinder.search.filters import Filters
 from codefinder.search.run import QueryRun
 from codefinder.search.suggest.attributes import Attributes, is_frequency, rate_positions, read_attributes
 from codefinder.search.suggest.codes import Choice, SuggestedCode, choose_codes
-from codefinder.search.suggest.mentions import Mention, find_mentions, is_number, vital_positions
+from codefinder.search.suggest.mentions import Mention, describing_words, find_mentions, is_number, vital_positions
 from codefinder.search.suggest.negation import negated
 from codefinder.search.suggest.segments import Segment, Token, segments
 
@@ -89,7 +89,7 @@ class Thresholds:
     """What a mention's codes must reach to be reported."""
 
     any_code: float  # the best billable code's confidence
-    named_code: float  # the best confidence of a code the mention's own name opens
+    matched_code: float  # the best confidence of a billable code that matches the mention outright
 
 
 def suggest(
@@ -107,7 +107,7 @@ def suggest(
     started = time.perf_counter()
     settings = engine.settings
     any_code = settings.suggest_min_confidence if min_confidence is None else min_confidence
-    thresholds = Thresholds(any_code, min(any_code, settings.suggest_min_named_confidence))
+    thresholds = Thresholds(any_code, min(any_code, settings.suggest_min_matched_confidence))
     found = segments(text)
     lexicon, knowledge = engine.mention_lexicon, engine.index.knowledge
     mentions = [m for segment in found for m in find_mentions(text, segment, lexicon, knowledge)]
@@ -170,17 +170,18 @@ def _choice(
     engine: SearchEngine, run: QueryRun, mention: Mention, attributes: Attributes, limit: int, billable: bool = True
 ) -> Choice:
     text = " ".join(t.text for t in _stated(mention))
-    return choose_codes(engine, run, attributes, text, mention.anchors, limit, billable)
+    content = frozenset(engine.facts.stems_of_text(" ".join(describing_words(mention))))
+    return choose_codes(engine, run, attributes, text, mention.anchors, content, limit, billable)
 
 
 def _support(choice: Choice) -> float:
-    return max(choice.best or 0.0, choice.best_named or 0.0)
+    return max(choice.best or 0.0, choice.best_matched or 0.0)
 
 
 def _reported(choice: Choice, thresholds: Thresholds) -> bool:
     if choice.best is not None and choice.best >= thresholds.any_code:
         return True
-    return choice.best_named is not None and choice.best_named >= thresholds.named_code
+    return choice.best_matched is not None and choice.best_matched >= thresholds.matched_code
 
 
 def _contexts(text: str, mentions: list[Mention], queries: list[str]) -> list[str | None]:
