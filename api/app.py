@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-from codefinder.api import admin, ctss, routes
+from codefinder.api import admin, ctss, routes, suggest
 from codefinder.api.access_log import AccessLog
 from codefinder.api.auth import OPEN_PATHS, ApiKeys, KeyRing
 from codefinder.api.body_limit import BodySizeLimit
@@ -66,6 +66,7 @@ def create_app(context: AppContext) -> FastAPI:
     install_error_handlers(app)
     app.include_router(routes.router)
     app.include_router(ctss.router)
+    app.include_router(suggest.router)
     app.include_router(admin.router)
     document_middleware_errors(app, keys.enabled, settings.rate_limit_per_minute > 0)
     app.mount("/static/docs", StaticFiles(directory=DOC_ASSETS), name="doc-assets")

@@ -189,8 +189,10 @@ def tables(tally: Tally) -> str:
             f"| single-item sentences ({tally.sentences}): R@1 | {r1:.3f} | ≥ {TARGETS['r1']} | {met(r1, 'r1')} |",
             f"| single-item sentences: R@10 | {r10:.3f} | ≥ {TARGETS['r10']} | {met(r10, 'r10')} |",
             f"| the same sentences through `/search` (before): R@1 / R@10 | "
-            f"{_ratio(tally.search_r1, tally.sentences):.3f} / {_ratio(tally.search_r10, tally.sentences):.3f} | — | — |",
-            f"| items reported per single-item sentence | {_ratio(tally.sentence_items, tally.sentences):.2f} | — | — |",
+            f"{_ratio(tally.search_r1, tally.sentences):.3f} / "
+            f"{_ratio(tally.search_r10, tally.sentences):.3f} | — | — |",
+            f"| items reported per single-item sentence | "
+            f"{_ratio(tally.sentence_items, tally.sentences):.2f} | — | — |",
             f"| multi-item notes: item recall ({tally.found_items}/{tally.gold_items}) | {recall:.3f} "
             f"| ≥ {TARGETS['recall']} | {met(recall, 'recall')} |",
             f"| multi-item notes: precision ({tally.reported_right}/{tally.reported}) | {precision:.3f} "

@@ -50,20 +50,33 @@ MIN_COVERED = 2  # describing stems a descriptor must hold all of to match a men
 SIDE_MODIFIERS = {"left": ["LT"], "right": ["RT"], "bilateral": ["LT", "RT"]}
 
 
+def _about(text: str) -> dict[str, str]:
+    """Field metadata: the description the HTTP schema (``api.schemas.SuggestedCodeOut``) shows."""
+    return {"description": text}
+
+
 @dataclass
 class SuggestedCode:
     """One candidate code for a mention."""
 
     code: str
-    system: str
-    section: str | None
+    system: str = field(metadata=_about("HCPCS or CPT"))
+    section: str | None = field(metadata=_about("the section letter (E, J, L…) of a HCPCS Level II code"))
     description: str
     short_description: str | None
-    status: str
-    confidence: float | None
-    units: dict[str, object] | None = None
-    modifiers: list[str] = field(default_factory=list)
-    noc: bool = False
+    status: str = field(metadata=_about("active or terminated (on the as-of date)"))
+    confidence: float | None = field(metadata=_about("calibrated probability that this code is right"))
+    units: dict[str, object] | None = field(
+        default=None,
+        metadata=_about(
+            "billing units the stated dose or count comes to: units, dose, per (one unit of the code), "
+            "per_source (descriptor or crosswalk) and how (the arithmetic in words); null when nothing is stated"
+        ),
+    )
+    modifiers: list[str] = field(
+        default_factory=list, metadata=_about("modifiers the text supports for this code (LT/RT for a stated side)")
+    )
+    noc: bool = field(default=False, metadata=_about("a 'not otherwise classified' code"))
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -51,6 +51,9 @@ VITALS_TEXT = "bp hr rr pulse temp t spo2 sao2 sat sats o2sat pain weight wt hei
 VITALS = frozenset(VITALS_TEXT.split())
 # Lines that are no part of the care documented: signatures and attestations.
 SIGNATURE_OPENERS = ("signed", "electronically signed", "e-signed", "cosigned", "co-signed", "dictated", "attested")
+# Words that introduce why an item was given, after the item ("… for nausea", "… due to low platelets").
+INDICATION_CUES = frozenset({"for", "due", "after", "secondary", "because", "s/p", "sp"})
+MAX_INDICATION_GAP = 3
 QUALIFYING_NEGATIONS = frozenset({"no", "non", "without"})
 MEANS = frozenset({"via", "by"})  # "via nebulizer", "by mouth": how, not what
 MIN_PHRASE_WORDS = 2
@@ -92,6 +95,7 @@ def find_mentions(text: str, segment: Segment, lexicon: MentionLexicon, knowledg
     anchors = lexicon.anchors(words, raw, [w for w, t in enumerate(owner) if t in blocked])
     spans = [(owner[a.start], owner[a.end - 1], a) for a in anchors]
     spans = [s for s in spans if s[0] == 0 or lowers[s[0] - 1] not in MEANS]
+    spans = [s for n, s in enumerate(spans) if n == 0 or not _indication(lowers, s[0], lexicon.vocabulary)]
     services = []
     for service in cpt_services_in(text[segment.start : segment.end], knowledge):
         first = next(i for i, t in enumerate(tokens) if t.end > segment.start + service.start)
@@ -139,6 +143,18 @@ def vital_positions(tokens: Sequence[Token]) -> set[int]:
                 blocked.add(j)
                 j += 1
     return blocked
+
+
+def _indication(lowers: list[str], first: int, vocabulary: frozenset[str]) -> bool:
+    """Is the anchor at ``first`` the reason for an item named before it ("heparin held for low
+    platelets", "pump for home infusion"), not an item? It follows "for", "due to", "after", "s/p" with at
+    most describing words between."""
+    i = first - 1
+    while i >= 0 and first - i <= MAX_INDICATION_GAP and lowers[i] not in INDICATION_CUES:
+        if not _describes(lowers[i], vocabulary):
+            return False
+        i -= 1
+    return i >= 0 and lowers[i] in INDICATION_CUES
 
 
 def _label_positions(lowers: list[str]) -> set[int]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 # A number ("5,000", "1.25", ".5"), a word (a letter first; then letters, digits, inner hyphens and
 # apostrophes: "q48h", "x-ray", "pt's"), or any other single visible character.
 TOKEN = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+|[^\W\d_](?:[^\W_]|['’-](?=[^\W_]))*|[^\s\w]|_")
+MAX_SEGMENT_TOKENS = 64
 LIST_MARKER = re.compile(r"[ \t]*(?:[-*•·‣◦▪–—+>]|\(?\d{1,2}[.)]|\(?[a-hA-H][.)])[ \t]+")
 # Words written with a period that does not end a sentence.
 ABBREVIATIONS_TEXT = (
@@ -58,10 +59,24 @@ def segments(text: str) -> list[Segment]:
         begin = marker.end() if marker else line_start
         for part_start, part_end in _split_semicolons(text, begin, line_end):
             for sentence_start, sentence_end in _sentences(text, part_start, part_end):
-                tokens = tuple(tokenize(text, sentence_start, sentence_end))
-                if tokens:
-                    found.append(Segment(tokens[0].start, tokens[-1].end, tokens))
+                tokens = tokenize(text, sentence_start, sentence_end)
+                for piece in _bounded(tokens):
+                    found.append(Segment(piece[0].start, piece[-1].end, tuple(piece)))
     return found
+
+
+def _bounded(tokens: list[Token]) -> list[list[Token]]:
+    """A run-on sentence (a pasted table, text without periods) in pieces of at most MAX_SEGMENT_TOKENS,
+    each cut after the last comma or "and" that fits, else where it must."""
+    pieces = []
+    while len(tokens) > MAX_SEGMENT_TOKENS:
+        window = tokens[:MAX_SEGMENT_TOKENS]
+        cut = max((i + 1 for i, t in enumerate(window) if t.lower in (",", "and") and i > 0), default=len(window))
+        pieces.append(tokens[:cut])
+        tokens = tokens[cut:]
+    if tokens:
+        pieces.append(tokens)
+    return pieces
 
 
 def _lines(text: str) -> list[tuple[int, int]]:
