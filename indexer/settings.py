@@ -135,6 +135,8 @@ class Settings(BaseSettings):
     # ... or this lower bar for a code that matches the mention outright: the mention's own name opens its
     # descriptor ("iv pole" -> E0776 "Iv pole"), or its descriptor holds every word describing the item.
     suggest_min_matched_confidence: float = 0.02
+    # ... and this one for a sentence no billable name was found in, searched whole (a G-code service).
+    suggest_min_phrase_confidence: float = 0.5
 
     # HTTP service.
     # numpy's BLAS threads in a serving process: one, because requests already run side by side and a

@@ -101,7 +101,7 @@ class SearchEngine:
             )
         self._rewrite_cached = lru_cache(maxsize=4096)(self._rewrite_uncached)
         # what names a billable item in documentation text (search.suggest), built off the startup path
-        self._mention_lexicon = self._pool.submit(MentionLexicon, index.records, index.knowledge)
+        self._mention_lexicon = self._pool.submit(MentionLexicon, index.records, index.knowledge, index.lexicon)
         self.has_cpt = any(record.system == "CPT" for record in index.records)
 
     @property

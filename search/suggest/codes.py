@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from codefinder.indexer.records import CodeRecord
@@ -47,6 +48,7 @@ COMBINED = re.compile(r"(?:\band\b|/)\s*([a-z][a-z-]{3,})", re.IGNORECASE)
 # supplies): CMS's LT and RT, both for a bilateral item billed on two lines.
 SIDE_SECTIONS = frozenset("LEKA")
 MIN_COVERED = 2  # describing stems a descriptor must hold all of to match a mention outright
+MIN_CANDIDATES = 20  # the engine's first codes a mention's codes are chosen and ordered from
 SIDE_MODIFIERS = {"left": ["LT"], "right": ["RT"], "bilateral": ["LT", "RT"]}
 
 
@@ -107,7 +109,8 @@ def choose_codes(
     that found it; ``content``: the stems of the words describing the item), ordered as the module
     describes, the first ``limit`` of them."""
     lexicon = engine.mention_lexicon
-    records = [engine.index.records[row] for row, _, _ in run.ordered]
+    candidates = run.ordered[: max(limit, MIN_CANDIDATES)]
+    records = [engine.index.records[row] for row, _, _ in candidates]
     named = frozenset().union(*(lexicon.named.get(a, frozenset()) for a in anchors)) if anchors else frozenset()
     keep = [
         i
@@ -124,7 +127,7 @@ def choose_codes(
     codes: list[SuggestedCode] = []
     best = best_matched = None
     for position in order[:limit]:
-        row, score, match = run.ordered[keep[position]]
+        row, score, match = candidates[keep[position]]
         record = records[keep[position]]
         confidence = engine.confidence(run, row, score, match)
         codes.append(
@@ -176,15 +179,18 @@ def _after_general(records: list[CodeRecord], text: str, lexicon: MentionLexicon
     """Positions in order, each product-specific or combination code moved just after the first later
     code of the same drug that is neither, when the text names neither the product nor the other drug."""
     order = list(range(len(records)))
+    said = frozenset(words_of(text))
     for i, record in enumerate(records):
-        if not _specific_beyond(record, text, lexicon):
+        if not _specific_beyond(record, said, lexicon):
             continue
         drug = _drug_word(record)
         target = next(
             (
                 j
                 for j in order[order.index(i) + 1 :]
-                if drug and drug in words_of(records[j].description) and not _specific_beyond(records[j], text, lexicon)
+                if drug
+                and drug in _description_words(records[j].description)
+                and not _specific_beyond(records[j], said, lexicon)
             ),
             None,
         )
@@ -194,29 +200,58 @@ def _after_general(records: list[CodeRecord], text: str, lexicon: MentionLexicon
     return order
 
 
-def _specific_beyond(record: CodeRecord, text: str, lexicon: MentionLexicon) -> bool:
-    """Does a drug code stand for more than the text says: a product or use its descriptor names in
-    parentheses ("(baxter)", "(heparin lock flush)"), or a second drug ("… and ipratropium")? Not when
-    the text names it."""
-    description = record.description.lower()
-    if not (record.section == "J" or record.drug_dosage or description.startswith(("injection", "infusion"))):
-        return False
+@lru_cache(maxsize=8192)
+def _description_words(description: str) -> frozenset[str]:
+    return frozenset(words_of(description))
+
+
+@dataclass(frozen=True)
+class _DrugFacts:
+    """What a drug descriptor says beyond the drug: products or uses in parentheses, a second drug, and
+    whether it is a product "not therapeutically equivalent" to another code."""
+
+    drug: bool
+    products: tuple[frozenset[str], ...]
+    others: tuple[str, ...]
+    not_equivalent: bool
+    brands: frozenset[str]
+
+
+def _drug_facts(record: CodeRecord) -> _DrugFacts:
+    names = (*record.synonyms, *record.knowledge_terms)
+    return _drug_facts_of(record.description, record.section, bool(record.drug_dosage), names)
+
+
+@lru_cache(maxsize=8192)
+def _drug_facts_of(description: str, section: str | None, dosage: bool, names: tuple[str, ...]) -> _DrugFacts:
+    """Cached by what the facts are read from (a record itself is mutable, so not hashable)."""
+    description = description.lower()
+    drug = section == "J" or dosage or description.startswith(("injection", "infusion"))
     own = set(words_of(PRODUCT.sub(" ", description)))
-    said = set(words_of(text))
-    products = [
-        {w for w in words_of(product) if len(w) > 3 and w.isalpha()} - own
+    products = tuple(
+        frozenset(w for w in words_of(product) if len(w) > 3 and w.isalpha()) - own
         for product in PRODUCT.findall(description)
         if not product.startswith("e.g")
-    ]
-    if NOT_EQUIVALENT.search(description):  # a 505(b)(2) product: only when the text names it
-        return not any(words & said for words in products)
-    if any(words and not words & said for words in products):
-        return True
-    brands = {w for name in [*record.synonyms, *record.knowledge_terms] for w in words_of(name)} - own
-    if brands & said:  # a brand names the combination ("zosyn")
+    )
+    others = tuple(normal(w) for w in COMBINED.findall(PRODUCT.sub(" ", description)))
+    brands = frozenset(w for name in names for w in words_of(name)) - own
+    return _DrugFacts(drug, products, others, bool(NOT_EQUIVALENT.search(description)), brands)
+
+
+def _specific_beyond(record: CodeRecord, said: frozenset[str], lexicon: MentionLexicon) -> bool:
+    """Does a drug code stand for more than the text says (``said``: its words): a product or use its
+    descriptor names in parentheses ("(baxter)", "(heparin lock flush)"), or a second drug ("… and
+    ipratropium")? Not when the text names it."""
+    facts = _drug_facts(record)
+    if not facts.drug:
         return False
-    others = [normal(w) for w in COMBINED.findall(PRODUCT.sub(" ", description))]
-    return any(other in lexicon.drug_words and other not in said for other in others)
+    if facts.not_equivalent:  # a 505(b)(2) product: only when the text names it
+        return not any(words & said for words in facts.products)
+    if any(words and not words & said for words in facts.products):
+        return True
+    if facts.brands & said:  # a brand names the combination ("zosyn")
+        return False
+    return any(other in lexicon.drug_words and other not in said for other in facts.others)
 
 
 def _drug_word(record: CodeRecord) -> str | None:

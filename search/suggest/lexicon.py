@@ -41,9 +41,9 @@ NAMING_KINDS = frozenset({"device", "lay", "abbreviation", "brand"})
 MAX_SINGLE_DRUG_DF = 40  # a one-word drug name found in more records is a salt or a class ("sodium")
 MIN_WORD = 3
 MIN_BILLABLE_SHARE = 0.5
-RARE = 3
+
 MIN_DESCRIBED_SHARE = 0.2
-MIN_RARE_LENGTH = 6
+MIN_TECHNICAL_LENGTH = 6
 WORD = re.compile(r"[^\W\d_](?:[^\W_]|['’](?=[^\W_]))*|\d+(?:\.\d+)?", re.UNICODE)
 LONGEST = 6
 
@@ -82,7 +82,9 @@ class Anchor:
 class MentionLexicon:
     """Phrases that name billable things (with their kind) and the words billable descriptors use."""
 
-    def __init__(self, records: Sequence[CodeRecord], knowledge: Knowledge | None) -> None:
+    def __init__(
+        self, records: Sequence[CodeRecord], knowledge: Knowledge | None, english: frozenset[str] = frozenset()
+    ) -> None:
         billable = [r for r in records if _billable(r)]
         record_words = [set(words_of(_text(r))) for r in records]
         billable_rows = {id(r) for r in billable}
@@ -113,19 +115,28 @@ class MentionLexicon:
             for name in [*knowledge.generic_to_brands, *knowledge.brand_to_generics]:
                 _add(phrases, name, "drug", frequency)
             for term, meanings in knowledge.phrases.items():
-                kinds = {kind for _, kind in meanings}
-                if kinds & NAMING_KINDS - {"abbreviation"}:
+                # a device name names an item; a lay term or a short form only when what it stands for is
+                # billable wording ("cpap", "afo"), not a diagnosis ("copd", "chf")
+                naming = [(e, k) for e, k in meanings if k == "device" or (k in NAMING_KINDS and frequency.names(e))]
+                kinds = {kind for _, kind in naming}
+                if kinds - {"abbreviation"}:
                     _add(phrases, term, "item", frequency)
-                elif "abbreviation" in kinds and len(term) >= MIN_WORD:  # as written: "tens" is not "ten"s
+                elif kinds and len(term) >= MIN_WORD:  # a short form as written: "tens" is not "ten"s
                     exact.setdefault(" ".join(raw_words(term)), "item")
         self.phrases = phrases
         self.exact = exact
+        self._first_words = frozenset(phrase.split()[0] for phrase in [*phrases, *exact])
+        services = knowledge.cpt_services if knowledge is not None else {}
+        self._service_first_words = frozenset(w for term in services for w in raw_words(term)[:1])
         # single words that name one drug ("sulbactam", "ipratropium"), not a salt or a vehicle ("sodium")
         self.drug_words = frozenset(drug_words)
         self.statuses_known = any(listed(r) for r in records)  # an index built with Addendum B
         self.vocabulary = frozenset(frequency.billable) | frozenset(w for phrase in phrases for w in phrase.split())
-        # words only a few billable descriptors use: one alone can name a service ("dystrophic")
-        self.rare = frozenset(w for w, n in frequency.billable.items() if n <= RARE and len(w) >= MIN_RARE_LENGTH)
+        # technical words billable descriptors use, not everyday English (the query model's whole words):
+        # one can name a service on its own ("dystrophic", "pneumococcal", "colonoscopy")
+        self.technical = frozenset(
+            w for w in frequency.billable if len(w) >= MIN_TECHNICAL_LENGTH and w.isalpha() and w not in english
+        )
         # what the descriptors of each kind of item say about it: "bed" -> side, rail, mattress, electric…
         described: dict[str, Counter[str]] = {}
         for record, words in zip(records, record_words, strict=True):
@@ -133,6 +144,11 @@ class MentionLexicon:
             if head:
                 described.setdefault(head.split()[-1], Counter()).update(words)
         self.described = {noun: (max(words.values()), dict(words)) for noun, words in described.items()}
+
+    def may_name_service(self, words: Sequence[str]) -> bool:
+        """Could these words (lower case, as written) hold a CPT service phrase? Only a word some phrase of
+        the knowledge's CPT table starts with (singular or plural) lets ``cpt_services_in`` look."""
+        return any(w in self._service_first_words or w.rstrip("s") in self._service_first_words for w in words)
 
     def describes(self, item: str, attribute: str) -> bool:
         """Do descriptors of the kind of item ``item`` names (its last word) commonly say ``attribute``?
@@ -148,6 +164,9 @@ class MentionLexicon:
         found: list[Anchor] = []
         i = 0
         while i < len(words):
+            if words[i] not in self._first_words and raw[i] not in self._first_words:
+                i += 1
+                continue
             for size in range(min(LONGEST, len(words) - i), 0, -1):
                 if any(j in stop for j in range(i, i + size)):
                     continue
@@ -225,6 +244,11 @@ class _Frequencies:
 
     every: Counter[str]
     billable: Counter[str]
+
+    def names(self, wording: str) -> bool:
+        """Is every content word of ``wording`` one billable descriptors use, mostly?"""
+        words = [w for w in words_of(wording) if len(w) >= MIN_WORD and w not in GENERIC_HEADS]
+        return bool(words) and all(self.billable[w] > 0 and self.mostly_billable(w) for w in words)
 
     def mostly_billable(self, word: str) -> bool:
         """A word most of whose records bill something: "walker", not "screening" (mostly in quality

@@ -6,8 +6,8 @@ drugs, or a dose between them); each mention then grows over the words that desc
 a dose, a route, a count, descriptor words — and stops at words that say what was done with it ("given",
 "dispensed"), at a negation cue, at a vital sign or at the next item. A comma does not end a mention when
 what follows it only describes the item, as descriptors themselves write ("Walker, folding, wheeled";
-"forearm crutches, 1 pair"). A segment with no anchor but several words billable descriptors use
-(a G-code service: "Diabetes self-management training, individual, 30 minutes") is one candidate as a whole.
+"forearm crutches, 1 pair"). A segment with no anchor but a technical word billable descriptors use
+(a G-code service: "Trimmed dystrophic toenails") is one candidate as a whole.
 A word after "via" names how something was given ("via nebulizer"), not an item.
 """
 
@@ -97,7 +97,10 @@ def find_mentions(text: str, segment: Segment, lexicon: MentionLexicon, knowledg
     spans = [s for s in spans if s[0] == 0 or lowers[s[0] - 1] not in MEANS]
     spans = [s for n, s in enumerate(spans) if n == 0 or not _indication(lowers, s[0], lexicon.vocabulary)]
     services = []
-    for service in cpt_services_in(text[segment.start : segment.end], knowledge):
+    found_services = (
+        cpt_services_in(text[segment.start : segment.end], knowledge) if lexicon.may_name_service(raw) else []
+    )
+    for service in found_services:
         first = next(i for i, t in enumerate(tokens) if t.end > segment.start + service.start)
         last = max(i for i, t in enumerate(tokens) if t.start < segment.start + service.end)
         services.append((first, last, service.service))
@@ -293,12 +296,11 @@ def _carried(word: str, vocabulary: frozenset[str]) -> bool:
 
 
 def _whole(segment: Segment, lowers: list[str], lexicon: MentionLexicon, blocked: set[int]) -> list[Mention]:
-    """A segment without anchors is a candidate when it has enough words billable descriptors use (or one
-    only a few of them use); its leading and trailing words that describe nothing are left off."""
+    """A segment without anchors is a candidate when it has a technical word billable descriptors use
+    ("dystrophic", "pneumococcal"); its leading and trailing words that describe nothing are left off."""
     vocabulary = lexicon.vocabulary
     describing = [i for i, w in enumerate(lowers) if i not in blocked and _describes(w, vocabulary) and w[0].isalpha()]
-    rare = any(normal(lowers[i]) in lexicon.rare for i in describing)
-    if len(describing) < MIN_PHRASE_WORDS and not rare:
+    if not any(lowers[i] in lexicon.technical or normal(lowers[i]) in lexicon.technical for i in describing):
         return []
     last = _right_edge(describing[-1], len(lowers) - 1, lowers, vocabulary, blocked)
     return [Mention(segment, describing[0], last, "phrase")]

@@ -4,11 +4,10 @@ with where it is, its ranked codes, billing units, modifiers and whether it was 
 The text is split into segments (``segments``); in each, the words that name something billable
 (``lexicon``: learned from the descriptors, the crosswalk and the knowledge tables) anchor a mention
 (``mentions``), which takes the dose, route, size and modifier words around it up to the next item. All
-mentions are searched in one batch (``SearchEngine.run_many``); a short accessory mention ("tubing",
-"full face mask") is also searched with the item named before it ("CPAP … tubing"), in the same batch, and
-the better-supported reading is kept. A mention is reported only when a code that can bill it is
-confident enough — the engine's calibrated confidence, with a lower bar for a code the mention's own name
-opens (``codes``) — so text naming nothing billable gives no items, not a forced guess. A CPT service (an
+mentions are searched in one batch (``SearchEngine.run_many``). A mention is reported only when a code
+that can bill it is confident enough — the engine's calibrated confidence, with a lower bar for a code
+that matches the mention outright and a higher one for a whole segment no lexicon name found (``codes``)
+— so text naming nothing billable gives no items, not a forced guess. A CPT service (an
 office visit, an MRI) that no HCPCS code answers is reported as such (``needs_cpt``), with CPT codes when
 a CPT file is loaded. Negation (``negation``) is read last, over the reported items.
 """
@@ -32,7 +31,6 @@ from codefinder.search.suggest.segments import Segment, Token, segments
 
 DEFAULT_LIMIT_PER_ITEM = 5
 MIN_DEPTH = 10  # codes searched per mention: enough to reorder the first ones
-SHORT_MENTION = 2  # content words; a mention this short is also searched with the item named before it
 TIME_WORDS = frozenset({"day", "days", "week", "weeks", "month", "months", "hour", "hours", "hrs", "year", "years"})
 
 __all__ = ["SuggestResponse", "SuggestedCode", "SuggestedItem", "suggest"]
@@ -90,6 +88,7 @@ class Thresholds:
 
     any_code: float  # the best billable code's confidence
     matched_code: float  # the best confidence of a billable code that matches the mention outright
+    phrase: float  # the best billable code's confidence, for a whole segment no lexicon name found
 
 
 def suggest(
@@ -107,29 +106,26 @@ def suggest(
     started = time.perf_counter()
     settings = engine.settings
     any_code = settings.suggest_min_confidence if min_confidence is None else min_confidence
-    thresholds = Thresholds(any_code, min(any_code, settings.suggest_min_matched_confidence))
+    thresholds = Thresholds(
+        any_code,
+        min(any_code, settings.suggest_min_matched_confidence),
+        any_code if min_confidence is not None else settings.suggest_min_phrase_confidence,
+    )
     found = segments(text)
     lexicon, knowledge = engine.mention_lexicon, engine.index.knowledge
     mentions = [m for segment in found for m in find_mentions(text, segment, lexicon, knowledge)]
     if check is not None:
         check()
     depth = max(limit_per_item, MIN_DEPTH)
-    options = SearchOptions(limit=depth, mode="hybrid", setting=setting, filters=Filters(as_of=as_of))
+    # HCPCS Level II answers first; a CPT service that none answers well enough goes to CPT after
+    options = SearchOptions(limit=depth, mode="hybrid", setting=setting, filters=Filters(system="HCPCS", as_of=as_of))
     queries = [_query(text, m) for m in mentions]
-    contexts = _contexts(text, mentions, queries)
-    extra = [query for query in contexts if query is not None]
-    runs = _runs(engine, queries + extra, options)
-    context_runs = iter(runs[len(queries) :])
     items: list[SuggestedItem] = []
     unanswered: list[tuple[Mention, str]] = []  # CPT services no HCPCS code answers well enough
-    for mention, query, run, context in zip(mentions, queries, runs, contexts, strict=False):
+    for mention, query, run in zip(mentions, queries, _runs(engine, queries, options), strict=True):
         attributes = _attributes(mention)
         choice = _choice(engine, run, mention, attributes, limit_per_item)
-        if context is not None:
-            other = _choice(engine, next(context_runs), mention, attributes, limit_per_item)
-            if _support(other) > _support(choice):
-                choice, query = other, context
-        if _reported(choice, thresholds):
+        if _reported(choice, mention, thresholds):
             items.append(_item(text, mention, query, attributes, choice.codes, needs_cpt=False))
         elif mention.cpt_service is not None:
             unanswered.append((mention, query))
@@ -174,31 +170,14 @@ def _choice(
     return choose_codes(engine, run, attributes, text, mention.anchors, content, limit, billable)
 
 
-def _support(choice: Choice) -> float:
-    return max(choice.best or 0.0, choice.best_matched or 0.0)
-
-
-def _reported(choice: Choice, thresholds: Thresholds) -> bool:
+def _reported(choice: Choice, mention: Mention, thresholds: Thresholds) -> bool:
+    """A mention found by a lexicon name is reported at the plain bar (or the lower one for a code that
+    matches it outright); a whole segment that names nothing the lexicon knows, at the higher phrase bar."""
+    if mention.kind == "phrase":
+        return choice.best is not None and choice.best >= thresholds.phrase
     if choice.best is not None and choice.best >= thresholds.any_code:
         return True
     return choice.best_matched is not None and choice.best_matched >= thresholds.matched_code
-
-
-def _contexts(text: str, mentions: list[Mention], queries: list[str]) -> list[str | None]:
-    """For each short item mention ("tubing", "full face mask"), its query behind the name of the item
-    mentioned before it in the text ("CPAP machine … tubing"); None for the others."""
-    contexts: list[str | None] = []
-    previous: Mention | None = None
-    for mention, query in zip(mentions, queries, strict=True):
-        content = [t for t in mention.tokens if t.text[0].isalpha()]
-        short = mention.kind == "item" and len(content) <= SHORT_MENTION
-        if short and previous is not None and previous.anchors:
-            contexts.append(f"{previous.anchors[0]} {query}")
-        else:
-            contexts.append(None)
-        if mention.kind == "item" and not short:
-            previous = mention
-    return contexts
 
 
 def _cpt_items(
