@@ -134,7 +134,7 @@ class Settings(BaseSettings):
     suggest_min_confidence: float = 0.3
     # ... or this lower bar for a code that matches the mention outright: the mention's own name opens its
     # descriptor ("iv pole" -> E0776 "Iv pole"), or its descriptor holds every word describing the item.
-    suggest_min_matched_confidence: float = 0.02
+    suggest_min_matched_confidence: float = 0.01
     # ... and this one for a sentence no billable name was found in, searched whole (a G-code service).
     suggest_min_phrase_confidence: float = 0.5
 

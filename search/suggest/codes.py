@@ -88,7 +88,8 @@ class SuggestedCode:
 class Choice:
     """A mention's codes, best first, and what decides whether it is reported: the best confidence of a
     code that can bill it, and of such a code that matches the mention outright — its own name opens the
-    code's descriptor, or the descriptor holds every word the mention describes the item with."""
+    code's descriptor, the mention names what the descriptor opens with ("eyeglass frames" / "Frames,
+    purchases"), or the descriptor holds every word the mention describes the item with."""
 
     codes: list[SuggestedCode]
     best: float | None
@@ -124,6 +125,8 @@ def choose_codes(
         keep.sort(key=lambda i: not listed(records[i]))
     lowered = text.lower()
     order = _after_general([records[i] for i in keep], lowered, lexicon)
+    # the mention's words and what the engine read them as ("picc" -> "… central venous catheter")
+    said = frozenset(words_of(" ".join([text, *(e.target for e in run.rewritten.expansions)])))
     codes: list[SuggestedCode] = []
     best = best_matched = None
     for position in order[:limit]:
@@ -146,7 +149,12 @@ def choose_codes(
         )
         if confidence is not None and _can_bill(record, lexicon.statuses_known):
             best = confidence if best is None else max(best, confidence)
-            matched = record.code in named or (len(content) >= MIN_COVERED and content <= engine.facts.stems(row))
+            head = lexicon.heads.get(record.code)
+            matched = (
+                record.code in named
+                or bool(head and head <= said)  # the mention names what the descriptor opens with
+                or (len(content) >= MIN_COVERED and content <= engine.facts.stems(row))
+            )
             if matched:
                 best_matched = confidence if best_matched is None else max(best_matched, confidence)
     return Choice(codes, best, best_matched)

@@ -54,6 +54,12 @@ SIGNATURE_OPENERS = ("signed", "electronically signed", "e-signed", "cosigned", 
 # Words that introduce why an item was given, after the item ("… for nausea", "… due to low platelets").
 INDICATION_CUES = frozenset({"for", "due", "after", "secondary", "because", "s/p", "sp"})
 MAX_INDICATION_GAP = 3
+# Words that say where: a body part after them is a site, not an item.
+LOCATION_CUES = frozenset({"of", "to", "into", "in", "on", "at", "over", "under"})
+# "box of", "pair of": the item follows.
+CONTAINERS = frozenset(
+    {"box", "boxes", "pair", "pairs", "pack", "packs", "bag", "bags", "bottle", "vial", "roll", "set", "kit", "case"}
+)
 QUALIFYING_NEGATIONS = frozenset({"no", "non", "without"})
 MEANS = frozenset({"via", "by"})  # "via nebulizer", "by mouth": how, not what
 MIN_PHRASE_WORDS = 2
@@ -96,6 +102,7 @@ def find_mentions(text: str, segment: Segment, lexicon: MentionLexicon, knowledg
     spans = [(owner[a.start], owner[a.end - 1], a) for a in anchors]
     spans = [s for s in spans if s[0] == 0 or lowers[s[0] - 1] not in MEANS]
     spans = [s for n, s in enumerate(spans) if n == 0 or not _indication(lowers, s[0], lexicon.vocabulary)]
+    spans = [s for s in spans if not _location(lowers, s, lexicon.vocabulary)]
     services = []
     found_services = (
         cpt_services_in(text[segment.start : segment.end], knowledge) if lexicon.may_name_service(raw) else []
@@ -158,6 +165,23 @@ def _indication(lowers: list[str], first: int, vocabulary: frozenset[str]) -> bo
             return False
         i -= 1
     return i >= 0 and lowers[i] in INDICATION_CUES
+
+
+def _location(lowers: list[str], span: tuple[int, int, Anchor], vocabulary: frozenset[str]) -> bool:
+    """Is a one-word item anchor where something is or was done ("cellulitis of left lower leg", "MRI of
+    the left ankle", "injected into left knee"), not an item? It follows "of", "to", "into", "in", "on" or
+    "at" with at most describing words between — but "box of lancets", "pair of crutches" name the item."""
+    first, _, anchor = span
+    if anchor.kind != "item" or " " in anchor.phrase:
+        return False
+    i = first - 1
+    while i >= 0 and first - i <= MAX_INDICATION_GAP and lowers[i] not in LOCATION_CUES:
+        if not (_describes(lowers[i], vocabulary) or lowers[i] in ("the", "a", "an", "his", "her")):
+            return False
+        i -= 1
+    if i < 0 or lowers[i] not in LOCATION_CUES:
+        return False
+    return not (lowers[i] == "of" and i > 0 and lowers[i - 1] in CONTAINERS)
 
 
 def _label_positions(lowers: list[str]) -> set[int]:
