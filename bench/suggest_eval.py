@@ -29,6 +29,8 @@ from codefinder.search.suggest.pipeline import SuggestedItem, SuggestResponse, s
 
 NOTES = PROJECT_ROOT / "data" / "eval" / "notes.csv"
 OUTPUT = PROJECT_ROOT / "docs" / "suggest.md"
+EXAMPLE_BEGIN = "<!-- example:begin -->"
+EXAMPLE_END = "<!-- example:end -->"
 BEGIN = "<!-- suggest_eval:begin -->"
 END = "<!-- suggest_eval:end -->"
 TARGETS = {"r1": 0.85, "r10": 0.98, "recall": 0.90, "precision": 0.85, "units": 0.95}
@@ -208,11 +210,37 @@ def tables(tally: Tally) -> str:
     )
 
 
-def write(text: str, path: Path = OUTPUT) -> None:
-    """Replace the measured block of docs/suggest.md (between the markers), keeping the prose around it."""
+def write_block(text: str, begin: str = BEGIN, end: str = END, path: Path = OUTPUT) -> None:
+    """Replace a measured block of docs/suggest.md (between its markers), keeping the prose around it."""
     document = path.read_text(encoding="utf-8")
-    start, end = document.index(BEGIN) + len(BEGIN), document.index(END)
-    path.write_text(document[:start] + "\n" + text + "\n" + document[end:], encoding="utf-8")
+    start, stop = document.index(begin) + len(begin), document.index(end)
+    path.write_text(document[:start] + "\n" + text + "\n" + document[stop:], encoding="utf-8")
+
+
+EXAMPLE = (
+    "ED course: cellulitis of the left lower leg. BP 138/84, HR 96.\n"
+    "- Ceftriaxone 1 g IVPB given.\n"
+    "- Heparin 5,000 units SC held for low platelets.\n"
+    "Left ankle foot orthosis, off the shelf, fitted. Blood glucose test strips qty 100.\n"
+    "MRI of the left ankle ordered. Pt tolerated well. Reassess in 30 min."
+)
+
+
+def example(engine: SearchEngine) -> str:
+    """The example at the top of docs/suggest.md: a note and what ``suggest`` answers, as the CLI shows it."""
+    result = suggest(engine, EXAMPLE, limit_per_item=2)
+    lines = ["```", EXAMPLE, "```", "", "```"]
+    for number, item in enumerate(result.items, start=1):
+        flags = " ".join(f for f, on in (("NOT GIVEN", item.negated), ("CPT", item.needs_cpt)) if on)
+        lines.append(f"{number}. {item.text!r} [{item.start}:{item.end}] {flags}".rstrip())
+        if item.needs_cpt and not item.codes:
+            lines.append(f"     {item.cpt_service}: CPT code, not loaded")
+        for code in item.codes:
+            extra = f"  × {code.units['units']} ({code.units['how']})" if code.units else ""
+            extra += f"  modifiers {', '.join(code.modifiers)}" if code.modifiers else ""
+            lines.append(f"     {code.code}  {code.description[:60]}  {code.confidence:.2f}{extra}")
+    lines.append("```")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -228,7 +256,8 @@ def main() -> None:
     if args.misses:
         print("\n".join(tally.misses))
     if not args.print_only:
-        write(text)
+        write_block(text)
+        write_block(example(engine), EXAMPLE_BEGIN, EXAMPLE_END)
 
 
 if __name__ == "__main__":

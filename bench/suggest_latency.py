@@ -1,6 +1,6 @@
 """In-process latency of ``suggest`` on 2,000-character notes (target: p50 ≤ 40 ms, p99 ≤ 120 ms).
 
-    python -m bench.suggest_latency [--n 200]     # or python -m bench.run --only suggest
+    python -m bench.suggest_latency [--n 200] [--print]   # writes its table into docs/suggest.md
 
 The notes are made from data/eval/notes.csv: a sentence naming an item (a single-item sentence or a
 sentence of a multi-item note), then two that name nothing billable, and so on until the next sentence
@@ -14,6 +14,7 @@ visit note with three items; each note is a different shuffle. The engine runs w
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import statistics
@@ -21,15 +22,17 @@ import time
 
 from threadpoolctl import threadpool_limits
 
-from bench.common import Row, Section, percentiles_text, print_section, summarize_ns
+from bench.common import Row, Section, machine, percentiles_text, print_section, summarize_ns
 from bench.latency import fresh_engine
-from bench.suggest_eval import read_notes
+from bench.suggest_eval import read_notes, write_block
 from codefinder.api.context import AppContext
 from codefinder.indexer.settings import Settings
 from codefinder.search.suggest.mentions import find_mentions
 from codefinder.search.suggest.pipeline import suggest
 from codefinder.search.suggest.segments import segments
 
+LATENCY_BEGIN = "<!-- suggest_latency:begin -->"
+LATENCY_END = "<!-- suggest_latency:end -->"
 NOTE_CHARS = 2000
 WARMUP = 10
 SEED = 16
@@ -135,11 +138,28 @@ def run(n: int = 200, settings: Settings | None = None) -> Section:
     return section
 
 
+def table(section: Section) -> str:
+    lines = ["| what | measured | target | met |", "|---|---|---|:-:|"]
+    for row in section.rows:
+        met = "—" if row.met is None else ("yes" if row.met else "no")
+        lines.append(f"| {row.what} | {row.measured} | {row.target} | {met} |")
+    return "\n".join([*lines, "", *section.notes, f"Measured {section.measured_at} on {machine_line()}."])
+
+
+def machine_line() -> str:
+    facts = machine()
+    return f"{facts.get('cpu', 'unknown CPU')}, {facts.get('cores', '?')} cores, load average {os.getloadavg()[0]:.1f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200, help="notes timed")
+    parser.add_argument("--print", dest="print_only", action="store_true", help="print only, docs/suggest.md untouched")
     args = parser.parse_args()
-    print_section(run(args.n))
+    section = run(args.n)
+    print_section(section)
+    if not args.print_only:
+        write_block(table(section), LATENCY_BEGIN, LATENCY_END)
 
 
 if __name__ == "__main__":

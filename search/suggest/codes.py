@@ -242,7 +242,7 @@ def _drug_facts_of(description: str, section: str | None, dosage: bool, names: t
         if not product.startswith("e.g")
     )
     others = tuple(normal(w) for w in COMBINED.findall(PRODUCT.sub(" ", description)))
-    brands = frozenset(w for name in names for w in words_of(name)) - own
+    brands = frozenset(w for name in names for w in words_of(name) if len(w) > 3) - own  # not "iv" of "… iv"
     return _DrugFacts(drug, products, others, bool(NOT_EQUIVALENT.search(description)), brands)
 
 

@@ -25,6 +25,8 @@ from codefinder.search.suggest.segments import Segment, Token
 
 # Words that join or separate items in a list ("ceftriaxone 1 g IV and ondansetron 4 mg IV").
 SEPARATORS = frozenset({",", ";", ":", "and", "&", "+", "plus", "then", "also", "/", "|"})
+# Words that open a list of things given with an item: what follows may be an item of its own.
+LIST_OPENERS = frozenset({"with", "w"})
 # Words a mention may carry between its words without ending ("walker with wheels", "bag of saline").
 JOINERS = frozenset(
     {"with", "without", "w", "wo", "of", "for", "per", "in", "to", "on", "-", "/", "%", "(", ")", ".", "="}
@@ -219,36 +221,57 @@ def _overlap(span: tuple[int, int, Anchor], service: tuple[int, int, str]) -> bo
 def _merged(
     spans: list[tuple[int, int, Anchor]], lowers: list[str], lexicon: MentionLexicon
 ) -> list[tuple[int, int, list[Anchor]]]:
-    """Anchors of one item joined ("standard walker … folding", "hospital bed with side rails and
-    mattress"): two anchors stay apart when both name drugs, when a dose follows the first, or when a
-    separator lies between them — unless what the second names is what descriptors of the first kind of
-    item say about it (a bed's mattress, a hearing aid's "binaural"), not an item of its own."""
-    merged: list[tuple[int, int, list[Anchor]]] = []
+    """Anchors of one item joined. Names written side by side are one name ("general use seat cushion"),
+    unless both are drugs or a dose lies between. A name after a separator ("and", a comma, "with") is an
+    item of its own — unless it is what descriptors of the item before say about it (a hospital bed's
+    "side rails" and "mattress", a hearing aid's "binaural", gauze's "adhesive border") and not another
+    of the same kind ("drainage bag and urinary leg bag")."""
+    groups: list[tuple[int, int, list[Anchor]]] = []
     for first, last, anchor in spans:
-        if merged:
-            prev_first, prev_last, joined = merged[-1]
-            prev = joined[0]
+        if groups:
+            prev_first, prev_last, joined = groups[-1]
             between = lowers[prev_last + 1 : first]
-            attribute = anchor.kind != "drug" and prev.kind != "drug" and lexicon.describes(prev.phrase, anchor.phrase)
             apart = (
-                (any(w in SEPARATORS for w in between) and not attribute)
-                or (anchor.kind == "drug" and prev.kind == "drug")
+                any(w in SEPARATORS or w in LIST_OPENERS for w in between)
+                or (anchor.kind == "drug" and joined[-1].kind == "drug")
                 or any(is_number(w) for w in between)
             )
             if not apart:
-                merged[-1] = (prev_first, last, [*joined, anchor])
+                groups[-1] = (prev_first, last, [*joined, anchor])
                 continue
-        merged.append((first, last, [anchor]))
+        groups.append((first, last, [anchor]))
+    merged: list[tuple[int, int, list[Anchor]]] = []
+    for first, last, anchors in groups:
+        if merged and _attribute_of(merged[-1], (first, last, anchors), lowers, lexicon):
+            merged[-1] = (merged[-1][0], last, [*merged[-1][2], *anchors])
+        else:
+            merged.append((first, last, anchors))
     return merged
+
+
+def _attribute_of(
+    item: tuple[int, int, list[Anchor]],
+    group: tuple[int, int, list[Anchor]],
+    lowers: list[str],
+    lexicon: MentionLexicon,
+) -> bool:
+    head, named = item[2][0], " ".join(anchor.phrase for anchor in group[2])
+    between = lowers[item[1] + 1 : group[0]]
+    if head.kind == "drug" or any(a.kind == "drug" for a in group[2]) or any(is_number(w) for w in between):
+        return False
+    if any(w in (";", ":") for w in between):
+        return False
+    return named.split()[-1] != head.phrase.split()[-1] and lexicon.describes(head.phrase, named)
 
 
 def _grown(mentions: list[Mention], lowers: list[str], vocabulary: frozenset[str], blocked: set[int]) -> list[Mention]:
     """Each mention grown left over the words describing it ("left", "standard folding") and right over
     its dose, route, size and describing words, never into a neighbour, a vital sign or a word saying what
     was done; past a comma only when all up to the next separator describes it."""
+    cuts = [_cut(lowers, mentions[n].last, mentions[n + 1].first) for n in range(len(mentions) - 1)]
     for n, mention in enumerate(mentions):
-        floor = mentions[n - 1].last + 1 if n > 0 else 0
-        ceiling = mentions[n + 1].first - 1 if n + 1 < len(mentions) else len(lowers) - 1
+        floor = cuts[n - 1] + 1 if n > 0 else 0
+        ceiling = cuts[n] - 1 if n + 1 < len(mentions) else len(lowers) - 1
         first = mention.first
         while first - 1 >= floor and first - 1 not in blocked and _leads(lowers[first - 1], vocabulary):
             first -= 1
@@ -256,6 +279,15 @@ def _grown(mentions: list[Mention], lowers: list[str], vocabulary: frozenset[str
             first += 1
         mention.first, mention.last = first, _right_edge(mention.last, ceiling, lowers, vocabulary, blocked)
     return mentions
+
+
+def _cut(lowers: list[str], last: int, first: int) -> int:
+    """Where one mention's words end and the next one's may begin: at the first separator or "with"
+    between them ("lightweight wheelchair | with general use seat cushion"), else right before the next."""
+    for i in range(last + 1, first):
+        if lowers[i] in SEPARATORS or lowers[i] in LIST_OPENERS:
+            return i
+    return first
 
 
 def _right_edge(last: int, ceiling: int, lowers: list[str], vocabulary: frozenset[str], blocked: set[int]) -> int:
