@@ -51,6 +51,12 @@ NOT_DESCRIBING = frozenset(NOT_DESCRIBING_TEXT.split()) | frozenset(p for p in F
 # Vital signs: the name and the reading after it are never an item ("BP 120/80", "O2 sat 94%").
 VITALS_TEXT = "bp hr rr pulse temp t spo2 sao2 sat sats o2sat pain weight wt height ht bmi gcs fsbs glucose map hgb"
 VITALS = frozenset(VITALS_TEXT.split())
+# Laboratory results written as name and value ("potassium 4.2", "Hgb 6.8", "lactate 3.1").
+LABS_TEXT = (
+    "potassium sodium chloride calcium magnesium phosphorus phosphate creatinine bun glucose wbc hgb hct plt "
+    "platelets platelet inr ptt lactate troponin bnp a1c albumin bilirubin ast alt tsh ferritin k na mg cr"
+)
+LABS = frozenset(LABS_TEXT.split())
 # Lines that are no part of the care documented: signatures and attestations.
 SIGNATURE_OPENERS = ("signed", "electronically signed", "e-signed", "cosigned", "co-signed", "dictated", "attested")
 # Words that introduce why an item was given, after the item ("… for nausea", "… due to low platelets").
@@ -65,7 +71,16 @@ CONTAINERS = frozenset(
 QUALIFYING_NEGATIONS = frozenset({"no", "non", "without"})
 MEANS = frozenset({"via", "by"})  # "via nebulizer", "by mouth": how, not what
 MIN_PHRASE_WORDS = 2
-MAX_LABEL_WORDS = 3  # descriptor words a segment without an anchor needs to be a candidate itself
+MAX_LABEL_WORDS = 3
+# Labels of what a note says about the patient, not what was given: diagnoses, history, allergies, reasons.
+CONTEXT_LABELS = frozenset(
+    {
+        "dx", "diagnosis", "diagnoses", "assessment", "impression", "hx", "history", "pmh", "psh", "pmhx",
+        "past medical history", "allergies", "allergy", "indication", "indications", "reason", "cc",
+        "chief complaint", "hpi", "ros", "problem list", "problems", "labs", "lab", "labs reviewed",
+        "lab results", "results", "vitals", "vital signs", "exam", "physical exam",
+    }
+)  # fmt: skip  # descriptor words a segment without an anchor needs to be a candidate itself
 
 
 @dataclass
@@ -141,15 +156,17 @@ def describing_words(mention: Mention) -> list[str]:
 
 
 def vital_positions(tokens: Sequence[Token]) -> set[int]:
-    """A vital sign's name and the reading written after it ("BP 120/80", "SpO2 94 %", "T 98.6")."""
+    """A vital sign's name and the reading written after it ("BP 120/80", "SpO2 94 %", "T 98.6"); a lab
+    result the same way ("potassium 4.2", "K 3.1"), when the number is not a dose ("potassium 20 mEq")."""
     blocked: set[int] = set()
     for i, token in enumerate(tokens):
-        if token.lower not in VITALS:
+        if token.lower not in VITALS and token.lower not in LABS:
             continue
         j = i + 1
         while j < len(tokens) and tokens[j].lower in (":", "=", "of", "is", "was", "sat"):
             j += 1
-        if j < len(tokens) and is_number(tokens[j].lower):
+        dose = j + 1 < len(tokens) and tokens[j + 1].lower in CARRIED
+        if j < len(tokens) and is_number(tokens[j].lower) and not (token.lower in LABS and dose):
             blocked.add(i)
             while j < len(tokens) and (is_number(tokens[j].lower) or tokens[j].text in "/%°"):
                 blocked.add(j)
@@ -188,10 +205,11 @@ def _location(lowers: list[str], span: tuple[int, int, Anchor], vocabulary: froz
 
 def _label_positions(lowers: list[str]) -> set[int]:
     """A short label opening a segment ("Wound clinic:", "MAR 03/14:", "DME order:") names a section of
-    the note, not an item."""
+    the note, not an item; after a label of diagnoses, history or allergies ("Dx:", "PMH:") nothing is."""
     for i, word in enumerate(lowers[: MAX_LABEL_WORDS + 1]):  # tokens: "MAR 03/14:" is no label
         if word == ":":
-            return set(range(i + 1))
+            label = " ".join(lowers[:i])
+            return set(range(len(lowers))) if label in CONTEXT_LABELS else set(range(i + 1))
     return set()
 
 
@@ -282,12 +300,16 @@ def _grown(mentions: list[Mention], lowers: list[str], vocabulary: frozenset[str
 
 
 def _cut(lowers: list[str], last: int, first: int) -> int:
-    """Where one mention's words end and the next one's may begin: at the first separator or "with"
-    between them ("lightweight wheelchair | with general use seat cushion"), else right before the next."""
-    for i in range(last + 1, first):
-        if lowers[i] in SEPARATORS or lowers[i] in LIST_OPENERS:
-            return i
-    return first
+    """Where one mention's words end and the next one's may begin: at the last run of separators or "with"
+    between them ("lightweight wheelchair | with general use seat cushion", "commode with fixed arms |,
+    and raised toilet seat"), else right before the next."""
+    breaks = [i for i in range(last + 1, first) if lowers[i] in SEPARATORS or lowers[i] in LIST_OPENERS]
+    if not breaks:
+        return first
+    cut = breaks[-1]
+    while cut - 1 in breaks:
+        cut -= 1
+    return cut
 
 
 def _right_edge(last: int, ceiling: int, lowers: list[str], vocabulary: frozenset[str], blocked: set[int]) -> int:

@@ -172,9 +172,13 @@ def _choice(
 
 def _reported(choice: Choice, mention: Mention, thresholds: Thresholds) -> bool:
     """A mention found by a lexicon name is reported at the plain bar (or the lower one for a code that
-    matches it outright); a whole segment that names nothing the lexicon knows, at the higher phrase bar."""
+    matches it outright); a whole segment that names nothing the lexicon knows, at the higher phrase bar;
+    a CPT service ("chest x-ray", "colonoscopy") as a HCPCS item only when a code matches it outright
+    (G0121 "… screening; colonoscopy …"), not when one merely shares a word ("chest wrap")."""
     if mention.kind == "phrase":
         return choice.best is not None and choice.best >= thresholds.phrase
+    if mention.kind == "service":
+        return choice.best_matched is not None and choice.best_matched >= thresholds.matched_code
     if choice.best is not None and choice.best >= thresholds.any_code:
         return True
     return choice.best_matched is not None and choice.best_matched >= thresholds.matched_code
