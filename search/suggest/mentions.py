@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from codefinder.indexer.knowledge import Knowledge
+from codefinder.search.billing_units import UNITS
 from codefinder.search.cpt_intent import cpt_services_in
 from codefinder.search.suggest.attributes import is_frequency, rate_positions
 from codefinder.search.suggest.lexicon import Anchor, MentionLexicon, normal
@@ -165,7 +166,7 @@ def vital_positions(tokens: Sequence[Token]) -> set[int]:
         j = i + 1
         while j < len(tokens) and tokens[j].lower in (":", "=", "of", "is", "was", "sat"):
             j += 1
-        dose = j + 1 < len(tokens) and tokens[j + 1].lower in CARRIED
+        dose = j + 1 < len(tokens) and (tokens[j + 1].lower in CARRIED or tokens[j + 1].lower in UNITS)
         if j < len(tokens) and is_number(tokens[j].lower) and not (token.lower in LABS and dose):
             blocked.add(i)
             while j < len(tokens) and (is_number(tokens[j].lower) or tokens[j].text in "/%°"):
