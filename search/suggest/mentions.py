@@ -69,6 +69,7 @@ LOCATION_CUES = frozenset({"of", "to", "into", "in", "on", "at", "over", "under"
 CONTAINERS = frozenset(
     {"box", "boxes", "pair", "pairs", "pack", "packs", "bag", "bags", "bottle", "vial", "roll", "set", "kit", "case"}
 )
+ARTICLES = frozenset({"the", "a", "an"})
 QUALIFYING_NEGATIONS = frozenset({"no", "non", "without"})
 MEANS = frozenset({"via", "by"})  # "via nebulizer", "by mouth": how, not what
 MIN_PHRASE_WORDS = 2
@@ -349,8 +350,8 @@ def _right_edge(last: int, ceiling: int, lowers: list[str], vocabulary: frozense
 
 def _carried_at(lowers: list[str], i: int, vocabulary: frozenset[str]) -> bool:
     """``_carried``, and "no"/"non" before a describing word ("no adhesive border"): a qualifier."""
-    if lowers[i] in QUALIFYING_NEGATIONS and i + 1 < len(lowers):
-        return _describes(lowers[i + 1], vocabulary)
+    if (lowers[i] in QUALIFYING_NEGATIONS or lowers[i] in ARTICLES) and i + 1 < len(lowers):
+        return _describes(lowers[i + 1], vocabulary)  # "no adhesive border", "off the shelf"
     return _carried(lowers[i], vocabulary)
 
 

@@ -119,7 +119,7 @@ def suggest(
     depth = max(limit_per_item, MIN_DEPTH)
     # HCPCS Level II answers first; a CPT service that none answers well enough goes to CPT after
     options = SearchOptions(limit=depth, mode="hybrid", setting=setting, filters=Filters(system="HCPCS", as_of=as_of))
-    queries = [_query(text, m) for m in mentions]
+    queries = [mention_query(text, m) for m in mentions]
     items: list[SuggestedItem] = []
     unanswered: list[tuple[Mention, str]] = []  # CPT services no HCPCS code answers well enough
     for mention, query, run in zip(mentions, queries, _runs(engine, queries, options), strict=True):
@@ -207,7 +207,7 @@ def _cpt_items(
     return items
 
 
-def _query(text: str, mention: Mention) -> str:
+def mention_query(text: str, mention: Mention) -> str:
     """What is searched for a mention: its words less how often and how fast (q8h, x1, every 3 weeks,
     125 mL/h). A whole-segment candidate (a service) is searched with its verbs ("administered",
     "trimmed"), which say which service it is."""
