@@ -177,7 +177,7 @@ def test_every_mention_is_searched_through_the_batch_path(engine, monkeypatch):
     monkeypatch.setattr(engine, "run_many", counting)
     monkeypatch.setattr(engine, "search", lambda *a, **k: pytest.fail("search() called per mention"))
     suggest(engine, "Keytruda 200 mg IV. Standard wheelchair. CPAP machine.", min_confidence=0)
-    assert len(calls) == 1 and len(calls[0]) >= 3
+    assert calls and len(calls[0]) >= 3  # every mention in the first batch (accessories may get a second)
 
 
 def test_limit_per_item_and_setting(engine):

@@ -4,12 +4,13 @@ with where it is, its ranked codes, billing units, modifiers and whether it was 
 The text is split into segments (``segments``); in each, the words that name something billable
 (``lexicon``: learned from the descriptors, the crosswalk and the knowledge tables) anchor a mention
 (``mentions``), which takes the dose, route, size and modifier words around it up to the next item. All
-mentions are searched in one batch (``SearchEngine.run_many``). A mention is reported only when a code
-that can bill it is confident enough — the engine's calibrated confidence, with a lower bar for a code
-that matches the mention outright and a higher one for a whole segment no lexicon name found (``codes``)
-— so text naming nothing billable gives no items, not a forced guess. A CPT service (an
-office visit, an MRI) that no HCPCS code answers is reported as such (``needs_cpt``), with CPT codes when
-a CPT file is loaded. Negation (``negation``) is read last, over the reported items.
+mentions are searched in one batch (``SearchEngine.run_many``); a short accessory named after an item of
+equipment is searched again behind it ("… CPAP machine … tubing" -> "cpap tubing"). A mention is
+reported only when a code that can bill it is confident enough — the engine's calibrated confidence,
+with a lower bar for a code that matches the mention outright and a higher one for a whole segment no
+lexicon name found (``codes``) — so text naming nothing billable gives no items, not a forced guess. A
+CPT service (an office visit, an MRI) that no HCPCS code answers is reported as such (``needs_cpt``),
+with CPT codes when a CPT file is loaded. Negation (``negation``) is read last, over the reported items.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from codefinder.search.suggest.segments import Segment, Token, segments
 
 DEFAULT_LIMIT_PER_ITEM = 5
 MIN_DEPTH = 10  # codes searched per mention: enough to reorder the first ones
+SHORT_MENTION = 2  # words; an accessory this short after an item of equipment is also read behind it
+EQUIPMENT_SECTIONS = frozenset("EK")
 TIME_WORDS = frozenset({"day", "days", "week", "weeks", "month", "months", "hour", "hours", "hrs", "year", "years"})
 
 __all__ = ["SuggestResponse", "SuggestedCode", "SuggestedItem", "suggest"]
@@ -120,13 +123,18 @@ def suggest(
     # HCPCS Level II answers first; a CPT service that none answers well enough goes to CPT after
     options = SearchOptions(limit=depth, mode="hybrid", setting=setting, filters=Filters(system="HCPCS", as_of=as_of))
     queries = [mention_query(text, m) for m in mentions]
+    attributes = [_attributes(m) for m in mentions]
+    runs = _runs(engine, queries, options)
+    choices = [
+        _choice(engine, run, mention, stated, limit_per_item)
+        for mention, run, stated in zip(mentions, runs, attributes, strict=True)
+    ]
+    _read_accessories(engine, mentions, queries, attributes, choices, thresholds, options, limit_per_item)
     items: list[SuggestedItem] = []
     unanswered: list[tuple[Mention, str]] = []  # CPT services no HCPCS code answers well enough
-    for mention, query, run in zip(mentions, queries, _runs(engine, queries, options), strict=True):
-        attributes = _attributes(mention)
-        choice = _choice(engine, run, mention, attributes, limit_per_item)
+    for mention, query, stated, choice in zip(mentions, queries, attributes, choices, strict=True):
         if _reported(choice, mention, thresholds):
-            items.append(_item(text, mention, query, attributes, choice.codes, needs_cpt=False))
+            items.append(_item(text, mention, query, stated, choice.codes, needs_cpt=False))
         elif mention.cpt_service is not None:
             unanswered.append((mention, query))
     items += _cpt_items(engine, text, unanswered, depth, limit_per_item, as_of)
@@ -168,6 +176,42 @@ def _choice(
     text = " ".join(t.text for t in _stated(mention))
     content = frozenset(engine.facts.stems_of_text(" ".join(describing_words(mention))))
     return choose_codes(engine, run, attributes, text, mention.anchors, content, limit, billable)
+
+
+def _read_accessories(
+    engine: SearchEngine,
+    mentions: list[Mention],
+    queries: list[str],
+    attributes: list[Attributes],
+    choices: list[Choice],
+    thresholds: Thresholds,
+    options: SearchOptions,
+    limit: int,
+) -> None:
+    """An accessory named alone after an item of equipment ("CPAP machine set up. Full face mask, tubing
+    and disposable filters provided.") is searched again behind the equipment's first word ("cpap
+    tubing"), all such in one more batch; the reading with the more confident code is kept, the equipment's
+    own code left out of it (the tubing is not the machine). ``queries`` and ``choices`` are updated."""
+    pending: list[tuple[int, str, str]] = []  # (mention, context query, the equipment's code)
+    equipment: tuple[str, str] | None = None  # (first word of its name, its first code)
+    for n, (mention, choice) in enumerate(zip(mentions, choices, strict=True)):
+        if mention.kind != "item" or not mention.anchors:
+            continue
+        short = len([t for t in mention.tokens if t.text[0].isalpha()]) <= SHORT_MENTION
+        if short and equipment is not None:
+            pending.append((n, f"{equipment[0]} {queries[n]}", equipment[1]))
+        elif choice.codes and choice.codes[0].section in EQUIPMENT_SECTIONS and _reported(choice, mention, thresholds):
+            equipment = (mention.anchors[0].split()[0], choice.codes[0].code)
+    if not pending:
+        return
+    runs = _runs(engine, [query for _, query, _ in pending], options)
+    for (n, query, code), run in zip(pending, runs, strict=True):
+        other = _choice(engine, run, mentions[n], attributes[n], limit + 1)
+        codes = [c for c in other.codes if c.code != code][:limit]
+        best = max((c.confidence for c in codes if c.confidence is not None), default=None)
+        if best is not None and best > (choices[n].best or 0.0):
+            choices[n] = Choice(codes, best, other.best_matched)
+            queries[n] = query
 
 
 def _reported(choice: Choice, mention: Mention, thresholds: Thresholds) -> bool:
