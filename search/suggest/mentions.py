@@ -315,6 +315,9 @@ def _cut(lowers: list[str], last: int, first: int) -> int:
 
 
 def _right_edge(last: int, ceiling: int, lowers: list[str], vocabulary: frozenset[str], blocked: set[int]) -> int:
+    """The last word of a mention ending at ``last`` so far, grown right up to ``ceiling``: over what it
+    carries (describing words, numbers, units, shorthand), joiners between them, and a clause after a
+    comma that only describes the item; never ending on a joiner."""
     probe = last
     while probe + 1 <= ceiling and probe + 1 not in blocked:
         word = lowers[probe + 1]
@@ -323,11 +326,7 @@ def _right_edge(last: int, ceiling: int, lowers: list[str], vocabulary: frozense
             clause = range(probe + 2, end + 1)
             if end > probe + 1 and all(i not in blocked and _carried_at(lowers, i, vocabulary) for i in clause):
                 probe = end
-                last = (
-                    max(i for i in clause if lowers[i] not in JOINERS)
-                    if any(lowers[i] not in JOINERS for i in clause)
-                    else last
-                )
+                last = max((i for i in clause if lowers[i] not in JOINERS), default=last)
                 continue
             break
         if word == "/" and probe + 2 <= ceiling and _is_unit_like(lowers[probe + 2]):  # "mL/h", "mg/m2"
