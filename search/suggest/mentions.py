@@ -71,7 +71,7 @@ CONTAINERS = frozenset(
 )
 ARTICLES = frozenset({"the", "a", "an"})
 QUALIFYING_NEGATIONS = frozenset({"no", "non", "without"})
-MEANS = frozenset({"via", "by"})  # "via nebulizer", "by mouth": how, not what
+MEANS = frozenset({"via"})  # "via nebulizer": how, not what
 MIN_PHRASE_WORDS = 2
 MAX_LABEL_WORDS = 3
 # Labels of what a note says about the patient, not what was given: diagnoses, history, allergies, reasons.
@@ -118,7 +118,13 @@ def find_mentions(text: str, segment: Segment, lexicon: MentionLexicon, knowledg
     blocked = vital_positions(tokens) | rate_positions(tokens) | _label_positions(lowers)
     words, raw, owner = _words(tokens)
     anchors = lexicon.anchors(words, raw, [w for w, t in enumerate(owner) if t in blocked])
-    spans = [(owner[a.start], owner[a.end - 1], a) for a in anchors]
+    # an item's name that is only part of a hyphenated word whose other part billable descriptors never use
+    # ("bed" of "bed-confined") names nothing there; "pump" of "pump-fed" and a drug's may ("piperacillin-…")
+    spans = [
+        (owner[a.start], owner[a.end - 1], a)
+        for a in anchors
+        if a.kind == "drug" or _whole_tokens(a, owner, words, lexicon.vocabulary)
+    ]
     spans = [s for s in spans if s[0] == 0 or lowers[s[0] - 1] not in MEANS]
     spans = [s for n, s in enumerate(spans) if n == 0 or not _indication(lowers, s[0], lexicon.vocabulary)]
     spans = [s for s in spans if not _location(lowers, s, lexicon.vocabulary)]
@@ -217,6 +223,13 @@ def _label_positions(lowers: list[str]) -> set[int]:
 
 def is_number(word: str) -> bool:
     return word.replace(",", "").replace(".", "", 1).isdigit()
+
+
+def _whole_tokens(anchor: Anchor, owner: list[int], words: list[str], vocabulary: frozenset[str]) -> bool:
+    """Does the anchor cover whole tokens, or are the rest of its hyphenated tokens' parts descriptor words?"""
+    tokens = {owner[anchor.start], owner[anchor.end - 1]}
+    rest = [w for i, w in enumerate(words) if owner[i] in tokens and not anchor.start <= i < anchor.end]
+    return all(w in vocabulary for w in rest)
 
 
 def _words(tokens: Sequence[Token]) -> tuple[list[str], list[str], list[int]]:
