@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-from codefinder.api import admin, changes, check_file, ctss, fhir, routes
+from codefinder.api import admin, changes, check_file, ctss, fhir, routes, suggest
 from codefinder.api.access_log import AccessLog
 from codefinder.api.auth import OPEN_PATHS, ApiKeys, KeyRing
 from codefinder.api.body_limit import BodySizeLimit
@@ -70,6 +70,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(check_file.router)
     app.include_router(ctss.router)
     app.include_router(changes.router)
+    app.include_router(suggest.router)
     app.include_router(admin.router)
     app.include_router(fhir.router)
     document_middleware_errors(app, keys.enabled, settings.rate_limit_per_minute > 0)

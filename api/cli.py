@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from codefinder.api.commands import build, changes, evaluate, lookup, mcp, search, serve, verify
+from codefinder.api.commands import build, changes, evaluate, lookup, mcp, search, serve, suggest, verify
 from codefinder.api.context import AppContext
 from codefinder.indexer.errors import CodefinderError
 from codefinder.indexer.settings import Settings
@@ -57,6 +57,7 @@ def main(ctx: click.Context) -> None:
 COMMANDS = (
     build.build,
     search.search,
+    suggest.suggest_command,
     lookup.lookup,
     verify.verify_command,
     changes.changes,

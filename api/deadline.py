@@ -22,7 +22,8 @@ def check_deadline(request: Request) -> None:
         raise DeadlineExceeded("the request ran past its deadline and was stopped; send fewer items per request")
 
 
-BATCH_PATHS = ("/search/batch", "/verify/batch", "/verify/csv")
+# /suggest searches every item of a note of up to 20,000 characters: a batch too.
+BATCH_PATHS = ("/search/batch", "/verify/batch", "/verify/csv", "/suggest")
 ADMIN_PATHS = ("/admin/reload",)
 
 

@@ -2,8 +2,9 @@
 
 Each tool answers with the same JSON as its HTTP endpoint, from the same engine, checked by the same limits:
 ``search_codes`` is ``GET /search``, ``lookup_code`` is ``GET /codes/{code}``, ``verify_code`` is
-``POST /verify``. A tool is one function in ``TOOLS``: its signature is the input schema the assistant
-sees, its docstring the description, and the engine comes from the server's lifespan.
+``POST /verify``, ``suggest_codes`` is ``POST /suggest``. A tool is one function in ``TOOLS``: its signature
+is the input schema the assistant sees, its docstring the description, and the engine comes from the
+server's lifespan.
 """
 
 from __future__ import annotations
@@ -22,18 +23,20 @@ from pydantic import Field, ValidationError
 from codefinder.api import limits
 from codefinder.api.errors import UnknownCode
 from codefinder.api.limits import checked_query
-from codefinder.api.routes import checked_mode, checked_setting
-from codefinder.api.schemas import SETTING_DESCRIPTION, VerifyIn
+from codefinder.api.routes import checked_mode, checked_setting, verify_answer
+from codefinder.api.schemas import SETTING_DESCRIPTION, SuggestIn, VerifyIn
+from codefinder.api.suggest import suggest_answer
 from codefinder.indexer.errors import CodefinderError
 from codefinder.search.engine import SearchEngine, SearchOptions
 from codefinder.search.filters import Filters
-from codefinder.search.verify import record_dict, verify
+from codefinder.search.verify import record_dict
 
 INSTRUCTIONS = (
     "codefinder finds HCPCS Level II (and, with a licensed file, CPT) codes for plain-language descriptions of "
     "procedures, supplies, drugs and services, including chargemaster shorthand and brand names. Use "
-    "search_codes to find candidate codes, lookup_code for everything about one code, and verify_code to check "
-    "an assigned code against its description. Answers name the index version they came from."
+    "search_codes to find candidate codes, lookup_code for everything about one code, verify_code to check "
+    "an assigned code against its description, and suggest_codes for the billable items in a note or order. "
+    "Answers name the index version they came from."
 )
 READ_ONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False)
 
@@ -86,18 +89,33 @@ def lookup_code(
 def verify_code(
     ctx: Context,
     description: Annotated[str, Field(description="the description the code was assigned for")],
-    code: Annotated[str, Field(description="the assigned code")],
+    code: Annotated[str, Field(description="the assigned code as written; modifiers may follow: E0130-RR, J9271 JW")],
+    modifiers: Annotated[str | None, Field(description='modifiers given apart from the code: "RR NU"')] = None,
+    units: Annotated[float | None, Field(ge=0, description="the units billed, checked against the stated dose")] = None,
     setting: Setting = "any",
 ) -> dict[str, Any]:
     """QA check of an assigned code against its description: a verdict (consistent, suspect, unknown_code,
-    terminated …), the code's rank and confidence, and better candidates when it is not consistent. The same
-    answer as POST /verify."""
-    item = VerifyIn(description=description, code=code, setting=setting)
-    description = checked_query(item.description, "description")
-    return verify(engine_of(ctx), description, item.code, setting=checked_setting(item.setting)).to_dict()
+    terminated, needs_cpt) with one line of why per rule, the code's rank and confidence, better candidates
+    when it is not consistent, and flags for modifiers and billed units. The same answer as POST /verify."""
+    body = VerifyIn(description=description, code=code, modifiers=modifiers, units=units, setting=setting)
+    return verify_answer(engine_of(ctx), body)
 
 
-TOOLS: tuple[Tool, ...] = (search_codes, lookup_code, verify_code)
+def suggest_codes(
+    ctx: Context,
+    text: Annotated[str, Field(description="a note, an order set or MAR entries (at most 20,000 characters)")],
+    limit_per_item: Annotated[int, Field(ge=1, le=limits.MAX_LIMIT_PER_ITEM, description="codes per item")] = 5,
+    setting: Setting = "any",
+) -> dict[str, Any]:
+    """The billable HCPCS Level II items documentation text names (drugs with dose and route, supplies,
+    equipment, orthoses, services), each with where it is, its ranked codes with confidence, billing units
+    worked out from a stated dose or count, LT/RT from a stated side, and whether it was given. A CPT service
+    is flagged needs_cpt. The same answer as POST /suggest."""
+    body = SuggestIn(text=text, limit_per_item=limit_per_item, setting=setting)
+    return suggest_answer(engine_of(ctx), body)
+
+
+TOOLS: tuple[Tool, ...] = (search_codes, lookup_code, verify_code, suggest_codes)
 
 
 def one_line_errors(tool: Tool) -> Tool:

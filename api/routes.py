@@ -163,7 +163,7 @@ def verify_one(request: Request, body: VerifyIn) -> dict[str, Any]:
     needs_cpt) with one line of why per rule, the better candidates, and the line's flags: modifiers that
     contradict each other or the code, billed units that the stated dose does not give."""
     engine = pinned_engine(request)
-    return _verify(engine, body)
+    return verify_answer(engine, body)
 
 
 @router.post(
@@ -186,7 +186,8 @@ def verify_item(item: VerifyItemIn, name: str) -> VerifyItem:
     return VerifyItem(checked_description(item.description, name), item.code, modifiers, item.units)
 
 
-def _verify(engine: SearchEngine, body: VerifyIn) -> dict[str, Any]:
+def verify_answer(engine: SearchEngine, body: VerifyIn) -> dict[str, Any]:
+    """What POST /verify answers for ``body`` (also the MCP ``verify_code`` tool's answer)."""
     item = verify_item(body, "description")
     setting = checked_setting(body.setting)
     verification = verify(

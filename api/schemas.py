@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from codefinder.api import limits
 from codefinder.search.hits import Hit
 from codefinder.search.query import normalize_query
+from codefinder.search.suggest.codes import SuggestedCode
 
 
 def model_of(source: type, name: str) -> type[BaseModel]:
@@ -285,3 +286,44 @@ class ReloadOut(BaseModel):
     index_version: str
     previous_version: str | None
     seconds: float
+
+
+SuggestedCodeOut = model_of(SuggestedCode, "SuggestedCodeOut")
+
+
+class SuggestIn(StrictBody):
+    text: str = Field(
+        max_length=limits.MAX_SUGGEST_CHARS,
+        description=f"a note, an order set or MAR entries; at most {limits.MAX_SUGGEST_CHARS:,} characters",
+    )
+    setting: str = Field(default="any", max_length=16, description=SETTING_DESCRIPTION)
+    limit_per_item: int = Field(default=5, ge=1, le=limits.MAX_LIMIT_PER_ITEM, description="codes per item")
+
+
+class AttributesOut(BaseModel):
+    dose: str | None = Field(description="the dose stated, as read ('1 g')")
+    route: str | None = Field(description="intravenous, intramuscular, subcutaneous, oral, inhalation…")
+    frequency: str | None = Field(description="how often, as written ('q24h', 'x1')")
+    quantity: int | None = Field(description="how many, when stated ('qty 30', '#30', 'x2', '2 units')")
+    rate: str | None = Field(description="an infusion rate, never read as a dose ('125 mL / h')")
+    side: str | None = Field(description="left, right or bilateral")
+
+
+class SuggestedItemOut(BaseModel):
+    start: int = Field(description="where the mention starts in the text (a Unicode code point offset)")
+    end: int = Field(description="where it ends (exclusive)")
+    text: str = Field(description="the mention as written")
+    query: str = Field(description="what was searched for it")
+    negated: bool = Field(description="documented as not given: declined, held, not given, refused…")
+    needs_cpt: bool = Field(description="a service coded in CPT; its codes are CPT codes when a CPT file is loaded")
+    cpt_service: str | None = Field(description="the kind of CPT service named, if any")
+    attributes: AttributesOut
+    codes: list[SuggestedCodeOut]
+
+
+class SuggestOut(BaseModel):
+    items: list[SuggestedItemOut] = Field(description="billable mentions in text order; none when nothing is billable")
+    index_version: str
+    took_ms: float
+    segments: int = Field(description="sentences, lines and list items the text was read as")
+    cpt_loaded: bool = Field(description="whether the index holds CPT codes to answer CPT services with")

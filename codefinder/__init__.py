@@ -8,9 +8,10 @@ The Python API::
 
 ``open_engine`` opens the index ``codefinder build`` published (``CODEFINDER_INDEX``, else
 ``<CODEFINDER_HOME>/index``); ``build_index`` builds one; ``verify`` checks an assigned code against its
-description. The installed packages live below this one: ``codefinder.indexer`` (sources -> records ->
-index), ``codefinder.models`` (the embedding model), ``codefinder.search`` (retrieval, fusion, query
-understanding) and ``codefinder.api`` (HTTP, web page, command line).
+description; ``suggest`` finds the billable items of documentation text (a note, an order set, MAR
+entries), each with its codes. The installed packages live below this one: ``codefinder.indexer``
+(sources -> records -> index), ``codefinder.models`` (the embedding model), ``codefinder.search``
+(retrieval, fusion, query understanding) and ``codefinder.api`` (HTTP, web page, command line).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from codefinder.indexer.settings import Settings
 from codefinder.search.engine import SearchEngine, SearchOptions
 from codefinder.search.engine_factory import open_engine
 from codefinder.search.filters import Filters
+from codefinder.search.suggest.pipeline import suggest
 from codefinder.search.verify import verify
 
 try:
@@ -38,5 +40,6 @@ __all__ = [
     "__version__",
     "build_index",
     "open_engine",
+    "suggest",
     "verify",
 ]

@@ -138,6 +138,15 @@ class Settings(BaseSettings):
     verify_retriever_rank: int = 3
     verify_depth: int = 50
 
+    # Suggestions from documentation text (/suggest): a mention is reported when its best billable code's
+    # calibrated confidence reaches this (tuned on data/eval/notes.csv by bench/suggest_eval.py).
+    suggest_min_confidence: float = 0.3
+    # ... or this lower bar for a code that matches the mention outright: the mention's own name opens its
+    # descriptor ("iv pole" -> E0776 "Iv pole"), or its descriptor holds every word describing the item.
+    suggest_min_matched_confidence: float = 0.01
+    # ... and this one for a sentence no billable name was found in, searched whole (a G-code service).
+    suggest_min_phrase_confidence: float = 0.5
+
     # HTTP service.
     # numpy's BLAS threads in a serving process: one, because requests already run side by side and a
     # second BLAS thread per matrix-vector product only fights them for the 2 cores (0 = library default).

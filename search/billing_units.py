@@ -36,10 +36,10 @@ _UNIT = "|".join(sorted((re.escape(name) for name in UNITS), key=len, reverse=Tr
 # "1 g", "1gm", "10,000 units", "0.5 mL"; not the "5" of "5%" or of "mg/5 ml" read as a dose on its own
 QUANTITY = re.compile(rf"(?<![\w.]){_NUMBER}\s*({_UNIT})(?![a-z])", re.IGNORECASE)
 # a concentration: "100 units/ml", "4 mg/2 ml", "5,000 UNIT/ML"
-CONCENTRATION = re.compile(
-    rf"(?<![\w.]){_NUMBER}\s*({_UNIT})\s*/\s*{_NUMBER}?\s*(ml|cc|l)(?![a-z])", re.IGNORECASE
-)
+CONCENTRATION = re.compile(rf"(?<![\w.]){_NUMBER}\s*({_UNIT})\s*/\s*{_NUMBER}?\s*(ml|cc|l)(?![a-z])", re.IGNORECASE)
 # how a descriptor states its unit: "per 250 mg", "up to 10 mg", or a trailing ", 1 mg"
+# "5% dextrose/water (500 ml = 1 unit)": the descriptor says outright what one unit is
+EQUALS_ONE_UNIT = re.compile(rf"{_NUMBER}\s*({_UNIT})\s*=\s*1\s+unit\b", re.IGNORECASE)
 UP_TO = re.compile(rf"\bup to\s+{_NUMBER}\s*({_UNIT})(?![a-z])", re.IGNORECASE)
 PER = re.compile(rf"\bper\s+{_NUMBER}?\s*({_UNIT})(?![a-z])", re.IGNORECASE)
 
@@ -148,6 +148,10 @@ def billing_unit(record: CodeRecord) -> BillingUnit | None:
     """The unit one billed unit of ``record`` stands for: the descriptor's "up to X", "per X" or trailing
     ", X unit", else the crosswalk's HCPCS dosage."""
     description = record.long_description or record.short_description or ""
+    if match := EQUALS_ONE_UNIT.search(description):
+        quantity = Quantity.of(_amount(match.group(1)), match.group(2))
+        if quantity is not None:
+            return BillingUnit(quantity, False, "descriptor")
     if match := UP_TO.search(description):
         quantity = Quantity.of(_amount(match.group(1)), match.group(2))
         if quantity is not None:
@@ -156,7 +160,7 @@ def billing_unit(record: CodeRecord) -> BillingUnit | None:
         quantity = Quantity.of(_amount(match.group(1)) if match.group(1) else 1.0, match.group(2))
         if quantity is not None:
             return BillingUnit(quantity, False, "descriptor")
-    last_clause = description.rsplit(",", 1)[-1]
+    last_clause = re.split(r",\s", description)[-1]  # "100,000 units" is one number, not two clauses
     clause = parse_quantities(last_clause)
     if len(clause) == 1 and last_clause.strip().lower().startswith(tuple("0123456789.")):
         return BillingUnit(clause[0], False, "descriptor")
@@ -251,3 +255,42 @@ def sibling_per_dose(text: str, record: CodeRecord, siblings: Iterable[CodeRecor
         ):
             return SiblingPerDose(sibling.code, dose, own, unit)
     return None
+
+
+# How a supply's descriptor counts: "…, per 50 strips", "…, per box of 100", "…, per lens", "…, each".
+PER_COUNT = re.compile(
+    r"\bper\s+(?:(?:box|pack|package|bottle|case)\s+of\s+)?(\d+)\s*([a-z]*)"
+    r"|\bper\s+()((?:statute\s+|square\s+|linear\s+)?[a-z]+)",
+    re.IGNORECASE,
+)
+EACH = re.compile(r"\beach\b", re.IGNORECASE)
+# "per day", "per week", "per month": a unit of time, not of things, so a count of pieces says nothing.
+TIME_NOUNS = frozenset({"day", "days", "week", "weeks", "month", "months", "hour", "hours", "minute", "minutes"})
+
+
+def count_units(quantity: int, record: CodeRecord) -> UnitsComputation | None:
+    """Units of a supply billed for ``quantity`` pieces ("test strips qty 100" on "…, per 50 strips" -> 2):
+    the descriptor's "per N …" divides (rounded up); "each", or no unit stated at all, bills one unit a
+    piece. None for a code billed by a dose (``billing_unit``) or per unit of time."""
+    description = record.long_description or record.short_description or ""
+    if quantity <= 0 or billing_unit(record) is not None:
+        return None
+    pieces = Quantity(float(quantity), "each", "count", float(quantity))
+    plural = "s" if quantity != 1 else ""
+    if match := PER_COUNT.search(description):
+        number, noun = (match.group(1), match.group(2)) if match.group(1) else (None, match.group(4))
+        noun = noun.lower() or "pieces"
+        if noun in TIME_NOUNS:
+            return None
+        size = int(number or 1)
+        if size <= 0:
+            return None
+        units = math.ceil(quantity / size)
+        how = f"{quantity} ÷ {size} {noun} a unit = {_number(quantity / size)}"
+        if units != quantity / size:
+            how += f"; rounded up to {units}"
+        per = BillingUnit(Quantity(float(size), noun, "count", float(size)), False, "descriptor")
+        return UnitsComputation(units, pieces, per, f"{how} → {units} unit{'s' if units != 1 else ''}")
+    basis = "billed each" if EACH.search(description) else "no unit stated in the descriptor: one a piece"
+    per = BillingUnit(Quantity(1.0, "each", "count", 1.0), False, "descriptor")
+    return UnitsComputation(quantity, pieces, per, f"{quantity} {basis} → {quantity} unit{plural}")

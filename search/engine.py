@@ -35,6 +35,7 @@ from codefinder.search.query_vectors import QueryEmbedder
 from codefinder.search.record_facts import RecordFacts
 from codefinder.search.rewrite import QueryRewriter, RewrittenQuery
 from codefinder.search.run import QueryRun, Ranking
+from codefinder.search.suggest.lexicon import MentionLexicon
 from codefinder.search.vector import VectorRetriever
 from codefinder.search.verify_policy import VerifyPolicy
 
@@ -110,6 +111,13 @@ class SearchEngine:
                 cooccurrence=self._prefixes.cooccurrence,
             )
         self._rewrite_cached = lru_cache(maxsize=4096)(self._rewrite_uncached)
+        # what names a billable item in documentation text (search.suggest), built off the startup path
+        self._mention_lexicon = self._pool.submit(MentionLexicon, index.records, index.knowledge, index.lexicon)
+        self.has_cpt = any(record.system == "CPT" for record in index.records)
+
+    @property
+    def mention_lexicon(self) -> MentionLexicon:
+        return self._mention_lexicon.result()
 
     # --- lookups -------------------------------------------------------------------------
     def lookup(self, code: str) -> CodeRecord | None:

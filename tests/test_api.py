@@ -71,7 +71,7 @@ def test_code_and_prefix_queries(client):
 @pytest.mark.parametrize(
     ("params", "needle"),
     [
-        ({"q": "x" * (limits.MAX_QUERY_CHARS + 1)}, "longer than 256"),
+        ({"q": "x" * (limits.MAX_QUERY_CHARS + 1)}, f"longer than {limits.MAX_QUERY_CHARS:,}".replace(",", "")),
         ({"q": ""}, "q is empty"),
         ({"q": "   "}, "q is empty"),
         ({"q": "walker", "limit": limits.MAX_LIMIT + 1}, "limit"),
@@ -94,8 +94,15 @@ def test_search_limits_give_422_naming_the_limit(client, params, needle):
     assert needle in response.json()["detail"]
 
 
+def test_a_query_too_long_for_a_search_is_pointed_to_suggest(client):
+    detail = client.get("/search", params={"q": "walker " * 400}).json()["detail"]
+    assert "longer than 2000 characters" in detail and "/suggest" in detail
+    note = "Ceftriaxone 1 g IVPB given for cellulitis. " * 45  # a pasted note of ~1,900 characters: searched
+    assert len(note) <= limits.MAX_QUERY_CHARS and client.get("/search", params={"q": note}).status_code == 200
+
+
 def test_normalization_happens_before_the_length_check(client):
-    # 256 full-width letters normalize (NFKC) to 256 ASCII letters: allowed
+    # MAX_QUERY_CHARS full-width letters normalize (NFKC) to as many ASCII letters: allowed
     assert client.get("/search", params={"q": "\uff41" * limits.MAX_QUERY_CHARS}).status_code == 200
 
 
@@ -368,3 +375,57 @@ def test_the_hospital_setting_is_accepted_everywhere_a_search_runs(client):
     assert client.post("/verify/batch", json={"items": items, "setting": "hospital"}).status_code == 200
     refused = client.post("/verify/batch", json={"items": items, "setting": "dme"})
     assert refused.status_code == 422 and "setting must be" in refused.json()["detail"]
+
+
+# --- /suggest -----------------------------------------------------------------------------------------
+
+
+def test_suggest_finds_each_item(client):
+    text = "Keytruda 200 mg IV given. Standard wheelchair dispensed. Pt tolerated well. BP 120/80."
+    response = client.post("/suggest", json={"text": text, "limit_per_item": 3})
+    assert response.status_code == 200
+    data = response.json()
+    assert data["index_version"] and data["segments"] == 4 and data["cpt_loaded"] is False
+    codes = [item["codes"][0]["code"] for item in data["items"]]
+    assert "J9271" in codes and all(len(item["codes"]) <= 3 for item in data["items"])
+    for item in data["items"]:
+        assert text[item["start"] : item["end"]] == item["text"]
+        assert set(item) >= {"query", "negated", "needs_cpt", "attributes", "codes"}
+    keytruda = next(item for item in data["items"] if item["codes"][0]["code"] == "J9271")
+    assert keytruda["codes"][0]["units"]["units"] == 200 and keytruda["attributes"]["route"] == "intravenous"
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"text": ""}, "text is empty"),
+        ({"text": " \n\t "}, "text is empty"),
+        ({"text": "\u200b\u0000"}, "text is empty"),
+        ({"text": "x" * (limits.MAX_SUGGEST_CHARS + 1)}, "20000"),
+        ({"text": "walker", "limit_per_item": 0}, "limit_per_item"),
+        ({"text": "walker", "limit_per_item": limits.MAX_LIMIT_PER_ITEM + 1}, "limit_per_item"),
+        ({"text": "walker", "setting": "clinic"}, "setting must be"),
+        ({}, "text"),
+    ],
+)
+def test_suggest_bad_input_is_a_clear_422(client, body, needle):
+    response = client.post("/suggest", json=body)
+    assert response.status_code == 422, response.text
+    assert needle in response.json()["detail"].replace(",", "")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Pt tolerated well. Reassess in 30 min. Signed: J. Smith RN",
+        "BP 128/76, HR 72, RR 16, SpO2 98% on room air.",
+        "\x01\x02\x7f ÿþ \ufffd binary \x00 junk",
+        "患者は車椅子を使用しています。",
+        "El paciente descansa cómodamente.",
+        "x" * limits.MAX_SUGGEST_CHARS,
+    ],
+)
+def test_suggest_text_naming_nothing_billable_is_an_empty_list(client, text):
+    response = client.post("/suggest", json={"text": text})
+    assert response.status_code == 200, response.text
+    assert response.json()["items"] == []

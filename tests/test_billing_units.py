@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from codefinder.indexer.records import CodeRecord
-from codefinder.search.billing_units import billing_unit, expected_units, stated_dose, units_for
+from codefinder.search.billing_units import billing_unit, count_units, expected_units, stated_dose, units_for
 
 
 def drug(code: str, description: str, dosage: str | None = None) -> CodeRecord:
@@ -69,3 +69,37 @@ def test_billing_unit_shapes():
     assert str(billing_unit(PER_250_MG)) == "250 mg"
     assert str(billing_unit(drug("J9908", "Injection, madeupase, per ml"))) == "1 ml"
     assert expected_units(stated_dose("2 g"), billing_unit(PER_250_MG)).units == 8
+
+
+def test_a_thousands_separator_is_no_clause_break():
+    record = drug("J9907", "Injection, madeupicillin benzathine, 100,000 units")
+    assert str(billing_unit(record)) == "100000 units"
+    assert units_for("madeupicillin 2,400,000 units IM", record).units == 24
+
+
+def test_a_descriptor_saying_what_one_unit_is():
+    record = drug("J9908", "5% madeupdextrose/water (500 ml = 1 unit)")
+    assert str(billing_unit(record)) == "500 ml"
+    assert units_for("madeupdextrose 1,000 mL IV", record).units == 2
+
+
+@pytest.mark.parametrize(
+    ("description", "quantity", "units", "how"),
+    [
+        ("Madeup test strips for home monitor, per 50 strips", 100, 2, "100 ÷ 50 strips a unit"),
+        ("Madeup lancets, per box of 100", 100, 1, "100 ÷ 100"),
+        ("Madeup lancets, per box of 100", 150, 2, "rounded up to 2"),
+        ("Madeup ground mileage, per statute mile", 12, 12, "12 ÷ 1 statute mile"),
+        ("Madeup skin substitute, per square centimeter", 44, 44, "square centimeter"),
+        ("Madeup catheter, straight tip, each", 30, 30, "billed each"),
+        ("Madeup filter, disposable", 2, 2, "no unit stated"),
+    ],
+)
+def test_count_units(description, quantity, units, how):
+    computed = count_units(quantity, CodeRecord.new("A9999", long_description=description))
+    assert computed is not None and computed.units == units and how in computed.explanation
+
+
+def test_no_count_units_for_a_dose_code_or_a_unit_of_time():
+    assert count_units(3, PER_250_MG) is None
+    assert count_units(3, CodeRecord.new("B9999", long_description="Madeup feeding kit, per day")) is None

@@ -264,10 +264,10 @@ def test_verify_form(page):
 
 
 def test_errors_are_inline(page):
-    page.fill("#q", "wheelchair " * 28)  # 308 characters: over the query limit
+    page.fill("#q", "wheelchair " * 1900)  # 20,900 characters: a note over the /suggest limit
     error = page.locator("#error")
     expect(error).to_be_visible()
-    expect(error).to_contain_text("longer than")
+    expect(error).to_contain_text("20000 characters")
     expect(page.locator("#results > li")).to_have_count(0)
 
     page.fill("#q", "")
@@ -376,3 +376,51 @@ def test_api_docs_render_offline(browser, base_url):
         assert not outside, outside
     finally:
         page.close()
+
+
+NOTE = (
+    "ED note: Keytruda 200 mg IV given over 30 min. Pt tolerated well. BP 120/80. "
+    "Standard wheelchair dispensed for home. CPAP machine set up at 10 cm H2O."
+)
+
+
+def test_a_pasted_note_shows_each_item_with_its_codes(page):
+    page.locator("#q").click()
+    page.evaluate(
+        """note => {
+            const data = new DataTransfer();
+            data.setData("text/plain", note);
+            document.querySelector("#q").dispatchEvent(new ClipboardEvent("paste", {clipboardData: data}));
+        }""",
+        NOTE.replace(". ", ".\n"),
+    )
+    page.fill("#q", NOTE.replace(". ", ".\n").replace("\n", ""))  # a one-line box drops the line breaks
+    view = page.locator("#note-view")
+    expect(view).to_be_visible()
+    expect(page.locator("#results")).to_be_hidden()
+    marks = view.locator("mark.mention")
+    expect(marks.first).to_be_visible()
+    texts = marks.evaluate_all("nodes => nodes.map(node => node.firstChild.textContent)")
+    assert any(t.startswith("Keytruda 200 mg IV") for t in texts), texts
+    codes = view.locator(".note-code .code").evaluate_all("nodes => nodes.map(node => node.textContent)")
+    assert {"J9271", "K0001", "E0601"} <= set(codes), codes
+    expect(view.locator(".note-code .billing .units").first).to_have_text("× 200")
+    # the note keeps the line breaks it was pasted with
+    assert "\n" in view.locator(".note-text").inner_text()
+    # a mention leads to its card
+    marks.first.click()
+    expect(view.locator("li.note-item").first).to_be_focused()
+    # back to a plain search: the note view goes away
+    page.fill("#q", "")
+    type_query(page, "standard wheelchair")
+    wait_for_first(page, "K0001")
+    expect(view).to_be_hidden()
+
+
+def test_two_sentences_are_a_note_but_a_chargemaster_line_is_not(page):
+    type_query(page, "Gave keytruda 200 mg IV. Standard wheelchair dispensed today.")
+    expect(page.locator("#note-view")).to_be_visible()
+    page.fill("#q", "")
+    type_query(page, "INJ. KEYTRUDA 200 MG")
+    wait_for_first(page, "J9271")
+    expect(page.locator("#note-view")).to_be_hidden()

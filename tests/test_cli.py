@@ -169,7 +169,7 @@ def test_search_table_shows_confidence_warnings_and_corrections(built, run):
 
 def test_search_file_applies_the_api_limits_per_line(built, run, tmp_path):
     queries = tmp_path / "queries.txt"
-    queries.write_text("walker\n\n" + "x" * 300 + "\ncpap\n", encoding="utf-8")
+    queries.write_text("walker\n\n" + "x" * 2001 + "\ncpap\n", encoding="utf-8")
     lines = [json.loads(line) for line in run("search", "--file", str(queries)).output.splitlines()]
     assert [line["line"] for line in lines] == [1, 3, 4]
     assert "error" not in lines[0] and "line 3 is longer than" in lines[1]["error"] and "hits" in lines[2]
@@ -190,3 +190,31 @@ def test_build_is_skipped_when_nothing_changed_and_forced_on_request(built, run,
     app_context.settings = app_context.settings.model_copy(update={"knowledge_dir": tables})
     changed = run("build")
     assert changed.exit_code == 0 and "built " in changed.output and "up to date" not in changed.output
+
+
+def test_suggest_table_and_json(built, run):
+    table = run("suggest", "Keytruda 200 mg IV given. Standard wheelchair dispensed. Pt tolerated well.")
+    assert table.exit_code == 0, table.output
+    assert "J9271" in table.output and "× 200" in table.output and "items," in table.output
+    data = json.loads(run("suggest", "Keytruda 200 mg IV given.", "--json").output)
+    assert data["items"][0]["codes"][0]["code"] == "J9271" and data["items"][0]["start"] == 0
+
+
+def test_suggest_file_gives_json_lines(built, run, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Keytruda 200 mg IV given.\n\nPt tolerated well.\n" + "x" * 20_001 + "\n", encoding="utf-8")
+    result = run("suggest", "--file", str(notes))
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [line["line"] for line in lines] == [1, 3, 4]
+    assert lines[0]["items"][0]["codes"][0]["code"] == "J9271" and lines[1]["items"] == []
+    assert "longer than 20,000 characters" in lines[2]["error"]
+    whole = run("suggest", "--file", str(notes), "--whole")
+    assert whole.exit_code == 0 and len(whole.output.splitlines()) == 1
+
+
+def test_suggest_usage_errors_are_one_line(built, run):
+    both = run("suggest", "walker", "--file", "-")
+    assert both.exit_code != 0 and "not both" in both.output
+    empty = run("suggest", "   ")
+    assert empty.exit_code == 1 and "text is empty" in empty.output and "Traceback" not in empty.output

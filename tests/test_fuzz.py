@@ -24,9 +24,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
+from codefinder.api import limits
 from codefinder.api.app import create_app
 from codefinder.api.context import AppContext
-from codefinder.api.schemas import AutocompleteOut, SearchOut
+from codefinder.api.schemas import AutocompleteOut, SearchOut, SuggestOut
 from codefinder.indexer.build import build_index
 from codefinder.indexer.settings import Settings
 from codefinder.search.query import normalize_query
@@ -95,6 +96,8 @@ HOSTILE = [
     "x" * 10_000,
     "w" * 256,
     "w" * 257,
+    "w" * limits.MAX_QUERY_CHARS,
+    "w " * limits.MAX_QUERY_CHARS,
     "ﬃ" * 200,
     "\ufdfa" * 20,
     "%00",
@@ -239,6 +242,17 @@ def test_batch_search_any_text(client: TestClient, queries: list[str], mode: str
 
 
 @FUZZ
+@given(text=TEXT, setting=st.sampled_from(["any", "hospital"]) | TEXT, limit=st.integers(-2, 30))
+def test_suggest_any_text(client: TestClient, text: str, setting: str, limit: int) -> None:
+    response = post_json(client, "/suggest", {"text": text, "setting": setting, "limit_per_item": limit})
+    data = assert_sane(response, (text, setting, limit))
+    if response.status_code == 200:  # returned as a plain response: the documented model is checked here
+        result = SuggestOut.model_validate(data)
+        for item in result.items:
+            assert text[item.start : item.end] == item.text
+
+
+@FUZZ
 @given(code=TEXT)
 def test_code_detail_any_text(client: TestClient, code: str) -> None:
     path = "/codes/" + quote_from_bytes(code.encode("utf-8", "surrogatepass"), safe="")
@@ -253,12 +267,12 @@ def test_code_detail_any_text(client: TestClient, code: str) -> None:
 )
 def test_hostile_strings(client: TestClient, text: str) -> None:
     normalized = normalize_query(text)
-    too_long = len(text) > 16 * 256 or len(normalized) > 256
+    too_long = len(text) > limits.RAW_QUERY_LIMIT or len(normalized) > limits.MAX_QUERY_CHARS
     for path, params, checked in (
         ("/search", {"q": text}, True),
         ("/autocomplete", {"q": text}, True),
         ("/api/hcpcs/v3/search", {"terms": text}, True),
-        ("/api/hcpcs/v3/search", {"terms": "walker", "q": text[:256]}, False),
+        ("/api/hcpcs/v3/search", {"terms": "walker", "q": text[: limits.MAX_QUERY_CHARS]}, False),
     ):
         response = client.get(url(path, **params))
         assert_sane(response, (path, text))
@@ -269,6 +283,7 @@ def test_hostile_strings(client: TestClient, text: str) -> None:
         ("/verify", {"description": "walker", "code": text}),
         ("/verify/batch", {"items": [{"description": text, "code": "E0601"}]}),
         ("/search/batch", {"queries": [text]}),
+        ("/suggest", {"text": text}),
     ):
         assert_sane(post_json(client, body_path, body), (body_path, text))
 
@@ -295,6 +310,7 @@ def test_escaped_surrogates_in_json(client: TestClient, escape: str) -> None:
         "/verify": f'{{"description": "walker{escape}", "code": "E01{escape}30"}}',
         "/verify/batch": f'{{"items": [{{"description": "{escape}", "code": "{escape}"}}]}}',
         "/search/batch": f'{{"queries": ["cpap {escape}"], "mode": "{escape}"}}',
+        "/suggest": f'{{"text": "cpap {escape} walker", "setting": "{escape}"}}',
     }
     for path, raw in bodies.items():
         response = client.post(path, content=raw.encode("ascii"), headers={"content-type": "application/json"})
@@ -324,7 +340,7 @@ HOSTILE_BODIES = [
 
 
 @pytest.mark.parametrize("raw", HOSTILE_BODIES + ODD_BUT_VALID, ids=lambda raw: repr(raw[:20]))
-@pytest.mark.parametrize("path", ["/verify", "/verify/batch", "/search/batch"])
+@pytest.mark.parametrize("path", ["/verify", "/verify/batch", "/search/batch", "/suggest"])
 def test_hostile_json_bodies(client: TestClient, path: str, raw: bytes) -> None:
     response = client.post(path, content=raw, headers={"content-type": "application/json"})
     assert_sane(response, (path, raw[:40]))

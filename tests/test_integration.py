@@ -196,3 +196,23 @@ def test_serving_never_imports_torch(real_context):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.strip().endswith("False")
+
+
+def test_suggest_reads_a_note_on_the_real_index(real_engine):
+    from codefinder import suggest
+
+    note = (
+        "ED course: cellulitis of the left lower leg. BP 138/84.\n"
+        "- Ceftriaxone 1 g IVPB given.\n"
+        "- Heparin 5,000 units SC held for low platelets.\n"
+        "Left ankle foot orthosis, off the shelf. Pt tolerated well."
+    )
+    items = {item.codes[0].code: item for item in suggest(real_engine, note).items if item.codes}
+    ceftriaxone = items["J0696"]
+    assert ceftriaxone.codes[0].units["units"] == 4 and not ceftriaxone.negated
+    assert note[ceftriaxone.start : ceftriaxone.end].startswith("Ceftriaxone 1 g IVPB")
+    heparin = next(item for code, item in items.items() if code.startswith("J16"))
+    assert heparin.negated
+    orthosis = next(item for code, item in items.items() if code.startswith("L"))
+    assert orthosis.codes[0].modifiers == ["LT"]
+    assert not any(code.startswith(("E07", "P90")) for code in items)  # the leg is a site, platelets a reason

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # stdio_client passes only a few safe variables on; the server needs the project's own
 PASSED_ON = ("CODEFINDER_", "HF_", "TRANSFORMERS_", "OMP_")
 TIMING = ("took_ms",)
+NOTE = "Keytruda 200 mg IV given. Standard wheelchair dispensed. Pt tolerated well."
 
 
 def server_environment() -> dict[str, str]:
@@ -61,6 +62,8 @@ def test_every_tool_answers_as_its_endpoint_does(built_settings, fake_encoder):
             "search": client.get("/search", params={"q": "walker", "limit": 3, "section": "E"}).json(),
             "lookup": client.get("/codes/G0202", params={"as_of": "2010-01-01"}).json(),
             "verify": client.post("/verify", json={"description": "walker", "code": "J1885"}).json(),
+            "verify_rr": client.post("/verify", json={"description": "walker", "code": "E0130-LT", "units": 1}).json(),
+            "suggest": client.post("/suggest", json={"text": NOTE, "limit_per_item": 2}).json(),
         }
     params = StdioServerParameters(
         command=sys.executable,
@@ -76,6 +79,8 @@ def test_every_tool_answers_as_its_endpoint_does(built_settings, fake_encoder):
         seen["search"] = await call(session, "search_codes", query="walker", limit=3, section="E")
         seen["lookup"] = await call(session, "lookup_code", code="g0202", as_of="2010-01-01")
         seen["verify"] = await call(session, "verify_code", description="walker", code="J1885")
+        seen["verify_rr"] = await call(session, "verify_code", description="walker", code="E0130-LT", units=1)
+        seen["suggest"] = await call(session, "suggest_codes", text=NOTE, limit_per_item=2)
         unknown = await session.call_tool("lookup_code", {"code": "E9999"})
         seen["unknown"] = (unknown.is_error, unknown.content[0].text)
         too_many = await session.call_tool("search_codes", {"query": "walker", "limit": 500})
@@ -84,7 +89,10 @@ def test_every_tool_answers_as_its_endpoint_does(built_settings, fake_encoder):
         seen["empty"] = (empty.is_error, empty.content[0].text)
 
     with_session(params, talk)
-    assert seen["tools"] == {tool.__name__ for tool in TOOLS} == {"search_codes", "lookup_code", "verify_code"}
+    assert seen["tools"] == {tool.__name__ for tool in TOOLS}
+    assert seen["tools"] == {"search_codes", "lookup_code", "verify_code", "suggest_codes"}
+    assert untimed(seen["verify_rr"]) == untimed(expected["verify_rr"])
+    assert untimed(seen["suggest"]) == untimed(expected["suggest"]) and seen["suggest"]["items"]
     assert untimed(seen["search"]) == untimed(expected["search"])
     assert [hit["code"] for hit in seen["search"]["hits"]][:2] == ["E0130", "E0141"]
     assert seen["lookup"] == expected["lookup"] and seen["lookup"]["status"] == "active"

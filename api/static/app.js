@@ -229,6 +229,17 @@
       clearResults();
       return;
     }
+    if (noteView && noteView.isNote(query)) {
+      // a pasted note: each billable item and its codes, from /suggest (note_view.js)
+      cancelRequest("search");
+      cancelRequest("autocomplete");
+      renderSuggestions([]);
+      els.summary.textContent = "";
+      noteView.show(query, els.setting.value, (message) => setError("search", message));
+      rememberQuery(query);
+      return;
+    }
+    if (noteView) noteView.hide();
     const params = searchParams();
     const key = keyOf(params);
     if (append) {
@@ -271,6 +282,7 @@
   }
 
   function clearResults() {
+    if (noteView) noteView.hide();
     clearTimeout(timers.search);
     clearTimeout(timers.autocomplete);
     cancelRequest("search");
@@ -765,7 +777,8 @@
       return;
     }
     els.suggestions.hidden = false;
-    timers.autocomplete = setTimeout(runAutocomplete, AUTOCOMPLETE_DELAY_MS);
+    const note = noteView && noteView.isNote(els.q.value);
+    if (!note) timers.autocomplete = setTimeout(runAutocomplete, AUTOCOMPLETE_DELAY_MS);
     timers.search = setTimeout(runSearch, SEARCH_DELAY_MS);
   }
 
@@ -858,6 +871,9 @@
       els.q.select();
     }
   }
+
+  const noteView = window.codefinderNoteView || null;
+  if (noteView) noteView.attach({ getJSON, pane: els.results.parentElement, input: els.q });
 
   els.q.addEventListener("input", onInput);
   els.form.addEventListener("submit", (event) => {
