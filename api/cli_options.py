@@ -31,14 +31,14 @@ def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
         "--data-dir",
         type=click.Path(path_type=Path),
         default=None,
-        help="Folder of CMS files (default: CODEFINDER_DATA_DIR or ../shared/data).",
+        help="Folder of CMS files (default: CODEFINDER_DATA_DIR; ../shared/data beside a checkout).",
     )(command)
     command = click.option(
         "--index",
         "index",
         type=click.Path(path_type=Path),
         default=None,
-        help="Index folder (default: CODEFINDER_INDEX or data/index).",
+        help="Index folder (default: CODEFINDER_INDEX, else <CODEFINDER_HOME>/index; data/index in a checkout).",
     )(command)
     return command
 
