@@ -29,7 +29,7 @@ from codefinder.api.fhir_resources import (
     system_for_uri,
     validation_parameters,
 )
-from codefinder.api.limits import checked_query
+from codefinder.api.limits import checked_description, checked_query
 from codefinder.indexer.errors import CodefinderError, QueryError
 from codefinder.indexer.records import CodeRecord
 from codefinder.search.engine import SearchEngine, SearchOptions
@@ -278,7 +278,7 @@ def validate_code(engine: SearchEngine, given: OperationInput) -> dict[str, Any]
         status = record.status_on(day or dt.date.today())
         message = None if status == "active" else _status_message(record, status, day)
         return validation_parameters(True, message, display_of(record))
-    description = checked_query(display, "display")
+    description = checked_description(display, "display")
     verification = verify(engine, description, record.code, as_of=day).to_dict()
     if verification["verdict"] == "consistent":
         return validation_parameters(True, None, display_of(record))

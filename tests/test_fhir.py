@@ -263,8 +263,9 @@ def test_validate_code_errors(client):
     assert "different code systems" in outcome(
         client.get(url, params={"url": HCPCS, "system": CPT, "code": "E0601"}), 400, "invalid"
     )
-    assert "longer than 256" in outcome(
-        client.get(url, params={"url": HCPCS, "code": "E0601", "display": "x" * 300}), 400, "invalid"
+    too_long = "x" * (limits.MAX_VERIFY_DESCRIPTION_CHARS + 1)
+    assert f"longer than {limits.MAX_VERIFY_DESCRIPTION_CHARS}" in outcome(
+        client.get(url, params={"url": HCPCS, "code": "E0601", "display": too_long}), 400, "invalid"
     )
     both = as_parameters(code=("Code", "E0601"), coding=("Coding", {"system": HCPCS, "code": "E0601"}))
     assert "one of code, coding" in outcome(client.post(url, json=both), 400, "invalid")
@@ -317,7 +318,10 @@ def test_expand_count_is_capped_and_bad_paging_refused(client):
     too_far = {"url": HCPCS_VS, "filter": "walker", "offset": limits.MAX_OFFSET + 1}
     assert "offset must be at most" in outcome(client.get(url, params=too_far), 400, "invalid")
     assert "true or false" in outcome(client.get(url, params={"url": HCPCS_VS, "activeOnly": "maybe"}), 400, "invalid")
-    assert "longer than 256" in outcome(client.get(url, params={"url": HCPCS_VS, "filter": "x" * 300}), 400, "invalid")
+    too_long = "x" * (limits.MAX_QUERY_CHARS + 1)
+    assert f"longer than {limits.MAX_QUERY_CHARS}" in outcome(
+        client.get(url, params={"url": HCPCS_VS, "filter": too_long}), 400, "invalid"
+    )
 
 
 def test_expand_unknown_value_sets(client):
