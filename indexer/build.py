@@ -18,6 +18,7 @@ import numpy as np
 from codefinder.indexer import layout
 from codefinder.indexer.corpus_embeddings import CorpusEmbeddingCache
 from codefinder.indexer.errors import SourceError
+from codefinder.indexer.facets import record_facets, save_facets, summarize
 from codefinder.indexer.history import apply_history
 from codefinder.indexer.keyword_index import POSTINGS_FILE, write_postings
 from codefinder.indexer.knowledge import BrandTagger, knowledge_files, load_knowledge, save_snapshot
@@ -125,6 +126,7 @@ def build_index(
     tagger = BrandTagger(knowledge, records)
     for record in records:
         record.knowledge_terms = tagger.brands(record)
+    facets = record_facets(records, knowledge.unit_canonical)
 
     temp_dir = layout.new_temp_dir(root)
     try:
@@ -132,6 +134,7 @@ def build_index(
             for record in records:
                 handle.write(record.to_json() + "\n")
         save_snapshot(knowledge, temp_dir / layout.KNOWLEDGE)
+        save_facets(facets, temp_dir / layout.FACETS)
         report("keyword index", 0, 1)
         write_postings(records, temp_dir / POSTINGS_FILE)
         report("keyword index", 1, 1)
@@ -186,6 +189,7 @@ def build_index(
                 "merge_rule": "first source to give a field a value keeps it; later sources fill gaps and add synonyms",
                 "merge_conflicts": dict(merged.conflicts),
                 "counts": count_records(records, now.date()),
+                "facets": summarize(facets),
                 "model": {
                     "name": encoder.name,
                     "dimension": encoder.dimension,

@@ -10,7 +10,7 @@ from typing import Any
 from codefinder.indexer.layout import MANIFEST
 
 FORMAT_NAME = "codefinder-index"
-FORMAT_VERSION = 3  # 3: no whoosh directory; keyword postings computed directly
+FORMAT_VERSION = 4  # 3: no whoosh directory, keyword postings computed directly; 4: record_facets.json
 
 
 def file_digest(path: Path) -> str:
