@@ -728,6 +728,25 @@ def parse_attributes(text: str, units: Mapping[str, str], doses: bool = True) ->
     return tuple(dict.fromkeys(found))
 
 
+def query_attributes(words: str, expanded: str, units: Mapping[str, str]) -> tuple[Attribute, ...]:
+    """What a query states: the quantities and doses of its words and of what its words were expanded to
+    ("isovue 300" is 300-399 mg/ml), and the modes of its words; an expansion adds a mode only for a family the
+    words leave open and only when it names one value of it ("hinged knee brace" expanded to both an orthosis
+    and an implantable joint device states neither)."""
+    said = parse_attributes(words, units)
+    stated = {a.family for a in said if isinstance(a, Mode)}
+    expanded_modes: dict[str, list[Mode]] = {}
+    found = list(said)
+    for attribute in parse_attributes(expanded, units):
+        if isinstance(attribute, Mode):
+            if attribute.family not in stated:
+                expanded_modes.setdefault(attribute.family, []).append(attribute)
+        else:
+            found.append(attribute)
+    found += [modes[0] for modes in expanded_modes.values() if len(modes) == 1]
+    return tuple(dict.fromkeys(found))
+
+
 def descriptor_attributes(text: str, units: Mapping[str, str], dosage: str | None = None) -> tuple[Attribute, ...]:
     """A descriptor's attributes: ``parse_attributes`` plus its dose bounds (and the crosswalk dosage)."""
     # single amounts and "up to" ceilings of a dose are billing units; floors and ranges are properties

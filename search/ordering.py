@@ -8,7 +8,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from codefinder.indexer.attributes import parse_attributes
+from codefinder.indexer.attributes import MODE_FAMILIES, query_attributes
 from codefinder.indexer.settings import Settings
 from codefinder.search.filters import RecordColumns
 from codefinder.search.loader import LoadedIndex
@@ -40,19 +40,20 @@ class Reranker:
         self.settings = settings
         self.knowledge_on = settings.use_knowledge and index.knowledge is not None
         units = index.knowledge.unit_canonical if index.knowledge is not None else {}
-        # what a query's text states (``indexer.attributes``), kept like its rewrite: a repeated query is parsed once
-        self.wanted = lru_cache(maxsize=4096)(lambda text: parse_attributes(text, units))
+        # what a query states (``indexer.attributes``), kept like its rewrite: a repeated query is parsed once
+        self.wanted = lru_cache(maxsize=4096)(lambda words, expanded: query_attributes(words, expanded, units))
 
     def __call__(self, fused: dict[int, float], rewritten: RewrittenQuery, setting: str = "any") -> dict[int, float]:
         settings = self.settings
         facts = self.facts
         if self.knowledge_on:
             # what the words state, and what an expansion states ("isovue 300" is 300-399 mg/ml)
-            wanted = self.wanted(f"{rewritten.text} {rewritten.semantic_text}")
+            wanted = self.wanted(rewritten.text, rewritten.semantic_text)
             fused = apply_dose_agreement(fused, wanted, facts.attributes, settings.dose_bonus)
             agreements = attribute_agreements(fused, wanted, facts.attributes)
             fused = apply_attribute_agreement(fused, agreements, settings.attribute_bonus, settings.attribute_penalty)
-            specified = frozenset(row for row, (agrees, _) in agreements.items() if agrees)
+            # a variant the query asks for by a quantity ("bed for a 500 lb patient": the heavy-duty bed)
+            specified = frozenset(row for row, (agrees, _) in agreements.items() if agrees - MODE_FAMILIES.keys())
             routes = query_routes(rewritten.text, rewritten.semantic_text) or concentration_route(rewritten.text)
             fused = apply_route_agreement(fused, routes, facts.routes, settings.route_bonus)
             if settings.qualifier_penalty > 0:

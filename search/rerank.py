@@ -156,15 +156,20 @@ def apply_base_item_first(
     """A query naming an item wants the item: near-top parts and accessories whose part the query does not
     name ("walker": "Seat attachment, walker"; "pulse oximeter": "Oxygen probe for use with oximeter device")
     score (1 - part_penalty) less, when a base item is near the top too. A query that does name a part
-    ("cpap filter") wants it: near-top base items whose head lacks the words naming it score
-    (1 - named_part_penalty) less. Special variants the query does not state ("hospital bed": "… institutional
-    type") score (1 - variant_penalty) less, unless they are what the query's attributes ask for
-    (``specified``: "bed for a 500 lb patient" states the heavy-duty bed by its weight)."""
+    ("cpap filter") wants it:
+    near-top base items whose head lacks the words naming it score (1 - named_part_penalty) less. Special
+    variants the query does not state ("hospital bed": "… institutional type") score (1 - variant_penalty)
+    less, unless they are what the query's attributes ask for (``specified``: "bed for a 500 lb patient"
+    states the heavy-duty bed by its weight), and only in favour of a plain item near the top that has every
+    query word the variant has: "rib belt" keeps "Thoracic, rib belt, custom fabricated" first, there being
+    no plain rib belt."""
     if not fused or (part_penalty <= 0 and variant_penalty <= 0 and named_part_penalty <= 0):
         return fused
     floor = max(fused.values()) * NEAR_TOP_BAND
     near = {row: role_of(row) for row, score in fused.items() if score >= floor}
-    bases = [row for row, role in near.items() if not role.part]
+    matched = {row: query_stems & set(role.own_names) for row, role in near.items()}
+    bases = any(not role.part for role in near.values())
+    plain = [matched[row] for row, role in near.items() if not role.variants]
     asked = bool(query_stems & PART_REQUESTS)
     named = {row: naming_words(role, query_stems) for row, role in near.items() if role.part}
     naming = frozenset().union(*named.values()) if named else frozenset()
@@ -176,7 +181,12 @@ def apply_base_item_first(
             factor *= 1.0 - part_penalty  # an accessory of what the query names
         elif not role.part and naming and not naming & set(role.head):
             factor *= 1.0 - named_part_penalty  # the item a named part goes with
-        if role.variants and row not in specified and unstated_variants(role, query_stems, base_names):
+        if (
+            role.variants
+            and row not in specified
+            and unstated_variants(role, query_stems, base_names)
+            and any(matched[row] <= base for base in plain)
+        ):
             factor *= 1.0 - variant_penalty
         adjusted[row] = fused[row] * factor
     return adjusted

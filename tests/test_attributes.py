@@ -20,6 +20,7 @@ from codefinder.indexer.attributes import (
     parse_doses,
     parse_modes,
     parse_quantities,
+    query_attributes,
 )
 
 UNITS = {"mg": "mg", "mcg": "mcg", "g": "g", "gm": "g", "unit": "unit", "units": "unit", "cc": "ml", "ml": "ml"}
@@ -248,3 +249,12 @@ def test_attributes_survive_json():
         "Madeup bed, semi-electric, weight capacity greater than 350 pounds, per 15 minutes", UNITS
     ):
         assert attribute_from_json(attribute.to_json()) == attribute
+
+
+def test_a_query_states_the_modes_of_its_words_and_unambiguous_ones_of_its_expansions():
+    both = query_attributes("hinged madeup knee", "madeup knee orthosis joint device implantable", UNITS)
+    assert "placement" not in families(both)  # the expansion names both values: no constraint
+    said = query_attributes("hinged madeup knee brace", "madeup knee orthosis joint device implantable", UNITS)
+    assert [m for m in said if m.family == "placement"] == [Mode("placement", "external")]  # the words say
+    assert Mode("patient", "pediatric") in query_attributes("madeup chair", "madeup chair pediatric size", UNITS)
+    assert Quantity.point("dose:mg", 399.0) in query_attributes("madeupaque 300", "madeupaque 300-399 mg/ml", UNITS)

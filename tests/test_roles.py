@@ -24,6 +24,8 @@ ITEMS = [
     CodeRecord.new("J9001", long_description="Injection, madeupine (brandol), not therapeutically equivalent to j9002, 1 mg"),
     CodeRecord.new("J9002", long_description="Injection, madeupine, not otherwise specified, 1 mg"),
     CodeRecord.new("E9012", long_description="Madeup chair, not otherwise classified"),
+    CodeRecord.new("L9001", long_description="Thoracic, rib belt, custom fabricated"),
+    CodeRecord.new("A9003", long_description="Ostomy belt, each"),
 ]
 
 
@@ -106,6 +108,10 @@ def test_a_variant_the_query_specifies_by_its_attributes_keeps_its_place():
         {0: 1.0, 1: 0.9}, stems("zimmer frame 500 lb"), lambda row: roles_[codes[row]], 0.25, 0.15, specified={0}
     )
     assert adjusted[0] > adjusted[1]
+
+
+def test_a_variant_with_no_plain_sibling_keeps_its_place():
+    assert rerank("rib belt", {"L9001": 1.0, "A9003": 0.95})[0] == "L9001"
 
 
 def test_rows_far_below_the_top_are_left_alone():
