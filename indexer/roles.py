@@ -36,7 +36,7 @@ HEAD_END = re.compile(
 # Words that say "a part of / a supply for another item".
 PART_WORDS = re.compile(
     r"\b(?:accessor(?:y|ies)|attachments?|replacement(?! of)|^replace|(?<!in )additions?\b(?! of)|"
-    r"modification (?:of|to)|components?|supplies|supply allowance|supply kit|"
+    r"modification (?:of|to)|additives? (?:for|to)|integral part of|components?|supplies|supply allowance|supply kit|"
     r"refill|for use (?:with|in)|used with(?! or without)|used in conjunction with)\b"
 )
 # A clause that names what the item is not: "excluding croup or pediatric tents".
@@ -48,7 +48,7 @@ HOST_ONLY_HEAD = re.compile(r"(?:accessor(?:y|ies)|components?|replacement|^addi
 PREPOSITION = re.compile(r"(?:with|without|for|to|in|on|of|and|or|not|any|per|each|includ)\b")
 # Nouns too general to be a head noun: the word before them names the item ("oximeter device").
 GENERIC_NOUNS = frozenset(
-    analyze("device devices system systems unit units equipment apparatus machine product item type kit set")
+    analyze("device devices system systems unit units equipment apparatus machine product item type")
 )
 # The item a part goes with: "… for use with <host>", "… used with <host>", "Pump for <host>".
 HOST_AFTER = re.compile(r"\b(?:for use (?:with|in)|used with|used in conjunction with|for)\s+([^,;(]+)")
@@ -237,6 +237,8 @@ def record_role(record: CodeRecord, items: Items | None = None, dosed: bool = Fa
         else:
             after = HOST_AFTER.search(text)  # "… for use with oximeter device"
             host = after.group(1) if after else ""
+        if marked.group(0).startswith("modification"):
+            named = "modification"  # "…, modification (including fitting) of … shoe": the modification is the part
         named = MARKERS_ONLY.sub(" ", named)
     elif len(parts) > 1 and not set(head_stems) & NOT_ITEMS and not PREPOSITION.match(parts[1]):
         stems = frozenset(analyze(PARENTHESIS.sub(" ", parts[1])))
