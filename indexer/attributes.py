@@ -618,6 +618,10 @@ MODE_FAMILIES: dict[str, dict[str, tuple[str, ...]]] = {
         "female": ("female", "females", "women", "woman", "womens", "woman's", "women's", "ladies", "lady"),
         "male": ("male", "males", "men", "man", "mens", "man's", "men's"),
     },
+    "ways": {
+        "two-way": ("two-way", "two way", "2-way", "2 way"),
+        "three-way": ("three-way", "three way", "3-way", "3 way"),
+    },
     "cuff": {"non-cuffed": ("non-cuffed", "uncuffed", "cuffless", "without cuff"), "cuffed": ("cuffed",)},
     "sterility": {"non-sterile": ("non-sterile", "nonsterile", "non sterile"), "sterile": ("sterile",)},
     # order in time: a first (initial, new) service or item, or a later one (subsequent, each additional…)

@@ -91,7 +91,7 @@ VARIANT_PATTERN = re.compile(
     r"(?<!non-)(?<!non )\b(?:" + "|".join(sorted((re.escape(v) for v in VARIANTS), key=len, reverse=True)) + r")\b"
 )
 # "(baxter), not therapeutically equivalent to j0690": a maker's own code beside the drug's plain code.
-MAKER_SPECIFIC = re.compile(r"\(([a-z][a-z .&-]*)\),?\s*not therapeutically equivalent")
+MAKER_SPECIFIC = re.compile(r"(?:\(([a-z][a-z .&-]*)\),?\s*)?not therapeutically equivalent")
 MAKER = "maker"
 # "not otherwise specified", "other", "miscellaneous": the code for what no specific code describes.
 NOT_OTHERWISE = "not otherwise"
@@ -263,7 +263,7 @@ def record_role(record: CodeRecord, items: Items | None = None, dosed: bool = Fa
     maker = MAKER_SPECIFIC.search(text)
     brands = {b for b in OWN_BRAND.findall(text) if b in {n.lower() for n in record.synonyms + record.knowledge_terms}}
     if maker:
-        variants.append((MAKER, tuple(dict.fromkeys(analyze(maker.group(1))))))
+        variants.append((MAKER, tuple(dict.fromkeys(analyze(maker.group(1) or "")))))
     elif brands:
         variants.append((MAKER, tuple(dict.fromkeys(analyze(" ".join(sorted(brands)))))))
     own_names = tuple(dict.fromkeys(analyze(" ".join([text, *brands, *record.synonyms]))))

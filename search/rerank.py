@@ -160,9 +160,9 @@ def apply_base_item_first(
     near-top base items whose head lacks the words naming it score (1 - named_part_penalty) less. Special
     variants the query does not state ("hospital bed": "… institutional type") score (1 - variant_penalty)
     less, unless they are what the query's attributes ask for (``specified``: "bed for a 500 lb patient"
-    states the heavy-duty bed by its weight), and only in favour of a plain item near the top that has every
-    query word the variant has: "rib belt" keeps "Thoracic, rib belt, custom fabricated" first, there being
-    no plain rib belt."""
+    states the heavy-duty bed by its weight), and only in favour of a plain item near the top that has as many
+    of the query's words: "rib belt" keeps "Thoracic, rib belt, custom fabricated" first, there being no plain
+    rib belt."""
     if not fused or (part_penalty <= 0 and variant_penalty <= 0 and named_part_penalty <= 0):
         return fused
     floor = max(fused.values()) * NEAR_TOP_BAND
@@ -185,7 +185,7 @@ def apply_base_item_first(
             role.variants
             and row not in specified
             and unstated_variants(role, query_stems, base_names)
-            and any(matched[row] <= base for base in plain)
+            and any(len(base) >= len(matched[row]) for base in plain)
         ):
             factor *= 1.0 - variant_penalty
         adjusted[row] = fused[row] * factor

@@ -204,6 +204,7 @@ def test_order_in_time():
         ("madeup oxygen system, rental", "acquisition", "rental"),
         ("madeup urinal; female", "sex", "female"),
         ("madeup joint device (implantable)", "placement", "implantable"),
+        ("madeup catheter, two-way", "ways", "two-way"),
     ],
 )
 def test_modes(text, family, value):

@@ -21,9 +21,15 @@ ITEMS = [
     CodeRecord.new("E9009", long_description="Wheelcart accessory, tray, each"),
     CodeRecord.new("E9010", long_description="Sleep monitor, with recording feature"),
     CodeRecord.new("E9011", long_description="Commode seat, zimmer frame"),
-    CodeRecord.new("J9001", long_description="Injection, madeupine (brandol), not therapeutically equivalent to j9002, 1 mg"),
+    CodeRecord.new(
+        "J9001", long_description="Injection, madeupine (brandol), not therapeutically equivalent to j9002, 1 mg"
+    ),
     CodeRecord.new("J9002", long_description="Injection, madeupine, not otherwise specified, 1 mg"),
     CodeRecord.new("E9012", long_description="Madeup chair, not otherwise classified"),
+    CodeRecord.new(
+        "J9003",
+        long_description="Injection, madeupine in sodium chloride, not therapeutically equivalent to j9002, 1 mg",
+    ),
     CodeRecord.new("L9001", long_description="Thoracic, rib belt, custom fabricated"),
     CodeRecord.new("A9003", long_description="Ostomy belt, each"),
 ]
@@ -31,7 +37,7 @@ ITEMS = [
 
 def roles() -> dict[str, Role]:
     items = item_heads(ITEMS)
-    dosed = {"J9001", "J9002"}
+    dosed = {"J9001", "J9002", "J9003"}
     return {record.code: record_role(record, items, record.code in dosed) for record in ITEMS}
 
 
@@ -63,6 +69,7 @@ def test_special_variants():
     assert [name for name, _ in found["E9003"].variants] == ["heavy duty"]
     assert [name for name, _ in found["E9010"].variants] == ["feature"]  # "with recording feature"
     assert [name for name, _ in found["J9001"].variants] == ["maker"]
+    assert [name for name, _ in found["J9003"].variants] == ["maker"]  # no maker named: still another's code
     assert found["J9002"].variants == ()  # a drug's generic code, beside makers' own codes
     assert [name for name, _ in found["E9012"].variants] == ["not otherwise"]
 
