@@ -102,6 +102,18 @@ NOC_WORDING = re.compile(
 )
 # "Injection, bupivacaine (posimir), 1 mg": a descriptor naming one brand of its drug.
 OWN_BRAND = re.compile(r"\(([a-z][a-z-]+)\)")
+# "Injection, cyclophosphamide, not otherwise specified, 5 mg" is the drug's generic code; beside it,
+# "Injection, cyclophosphamide (sandoz), 5 mg" is one product's.
+GENERIC_CODE = re.compile(r"^([a-z][^,(;]*, [^,(;]+), not otherwise specified\b")
+PRODUCT_CODE = re.compile(r"^([a-z][^,(;]*, [^,(;]+?)\s*\(([^()]+)\)")
+
+
+def generic_names(records: Iterable[CodeRecord]) -> frozenset[str]:
+    """The drugs (as "injection, <name>") that have a generic "not otherwise specified" code of their own."""
+    found = (GENERIC_CODE.match(descriptor(record)) for record in records)
+    return frozenset(match.group(1) for match in found if match)
+
+
 # "Apnea monitor, with recording feature", "…, with backup rate feature", "Commode chair with integrated seat lift
 # mechanism", "… with built-in convexity": an option the plain item lacks.
 FEATURE = re.compile(
@@ -215,7 +227,9 @@ def compound_host(head_stems: tuple[str, ...], nouns: tuple[str, ...], items: li
     )
 
 
-def record_role(record: CodeRecord, items: Items | None = None, dosed: bool = False) -> Role:
+def record_role(
+    record: CodeRecord, items: Items | None = None, dosed: bool = False, generics: frozenset[str] = frozenset()
+) -> Role:
     """The role a record's descriptor states (see the module docstring). ``dosed``: the record states a dose,
     so "not otherwise specified" makes it a drug's generic code (beside makers' own codes), not a catch-all."""
     text = descriptor(record)
@@ -262,10 +276,13 @@ def record_role(record: CodeRecord, items: Items | None = None, dosed: bool = Fa
         variants.append((NOT_OTHERWISE, tuple(dict.fromkeys(analyze(NOC_STATED_BY)))))
     maker = MAKER_SPECIFIC.search(text)
     brands = {b for b in OWN_BRAND.findall(text) if b in {n.lower() for n in record.synonyms + record.knowledge_terms}}
+    product = PRODUCT_CODE.match(text)
     if maker:
         variants.append((MAKER, tuple(dict.fromkeys(analyze(maker.group(1) or "")))))
     elif brands:
         variants.append((MAKER, tuple(dict.fromkeys(analyze(" ".join(sorted(brands)))))))
+    elif product and product.group(1) in generics and not NOC_WORDING.search(text):
+        variants.append((MAKER, tuple(dict.fromkeys(analyze(product.group(2))))))
     own_names = tuple(dict.fromkeys(analyze(" ".join([text, *brands, *record.synonyms]))))
     return Role(
         head=head_stems,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from codefinder.indexer.records import CodeRecord
-from codefinder.indexer.roles import Role, item_heads, record_role
+from codefinder.indexer.roles import Role, generic_names, item_heads, record_role
 from codefinder.indexer.text import analyze
 from codefinder.search.rerank import apply_base_item_first
 
@@ -30,15 +30,17 @@ ITEMS = [
         "J9003",
         long_description="Injection, madeupine in sodium chloride, not therapeutically equivalent to j9002, 1 mg",
     ),
+    CodeRecord.new("J9004", long_description="Injection, madeupine (acme labs), 1 mg"),
+    CodeRecord.new("J9005", long_description="Injection, othermadeup (zeta), 1 mg"),
     CodeRecord.new("L9001", long_description="Thoracic, rib belt, custom fabricated"),
     CodeRecord.new("A9003", long_description="Ostomy belt, each"),
 ]
 
 
 def roles() -> dict[str, Role]:
-    items = item_heads(ITEMS)
-    dosed = {"J9001", "J9002", "J9003"}
-    return {record.code: record_role(record, items, record.code in dosed) for record in ITEMS}
+    items, generics = item_heads(ITEMS), generic_names(ITEMS)
+    dosed = {"J9001", "J9002", "J9003", "J9004", "J9005"}
+    return {record.code: record_role(record, items, record.code in dosed, generics) for record in ITEMS}
 
 
 def stems(text: str) -> frozenset[str]:
@@ -71,6 +73,8 @@ def test_special_variants():
     assert [name for name, _ in found["J9001"].variants] == ["maker"]
     assert [name for name, _ in found["J9003"].variants] == ["maker"]  # no maker named: still another's code
     assert found["J9002"].variants == ()  # a drug's generic code, beside makers' own codes
+    assert [name for name, _ in found["J9004"].variants] == ["maker"]  # one product's code beside the generic
+    assert found["J9005"].variants == ()  # a qualifier in brackets, no generic code beside it
     assert [name for name, _ in found["E9012"].variants] == ["not otherwise"]
 
 
