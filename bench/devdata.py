@@ -20,6 +20,9 @@ from codefinder.search.loader import LoadedIndex, load_index
 from codefinder.search.verify import verify
 
 QUERY_FILE = PROJECT_ROOT / "data" / "eval" / "queries.csv"
+# Head queries (the plain items coders look up) and sibling-attribute queries (sizes, capacities, modes…).
+HEAD_FILE = PROJECT_ROOT / "data" / "eval" / "head_queries.csv"
+SIBLING_FILE = PROJECT_ROOT / "data" / "eval" / "sibling_queries.csv"
 CAP_PER_CODE = 3
 # The dev chargemaster is hospitals' charge lines: it is searched as a hospital would search it.
 CHARGEMASTER_SETTING = "hospital"
@@ -45,11 +48,14 @@ class CachingEncoder:
 @dataclass
 class DevData:
     """``chargemaster`` is the tune part of the dev chargemaster (70 %, capped per code): the only part any
-    tuning or calibration reads. ``chargemaster_check`` (30 %) is only scored, for reports."""
+    tuning or calibration reads. ``chargemaster_check`` (30 %) is only scored, for reports. ``queries``,
+    ``head`` and ``siblings`` are the project's own query files (tuning may read them)."""
 
     chargemaster: list[LabeledQuery]
     queries: list[LabeledQuery]
     chargemaster_check: list[LabeledQuery]
+    head: list[LabeledQuery]
+    siblings: list[LabeledQuery]
 
     @classmethod
     def load(cls, settings: Settings) -> DevData:
@@ -58,7 +64,19 @@ class DevData:
             chargemaster=read_labeled(path, CAP_PER_CODE, part="tune"),
             queries=read_labeled(QUERY_FILE),
             chargemaster_check=read_labeled(path, CAP_PER_CODE, part="check"),
+            head=read_labeled(HEAD_FILE),
+            siblings=read_labeled(SIBLING_FILE),
         )
+
+    def sets(self) -> dict[str, tuple[list[LabeledQuery], str]]:
+        """Every evaluation set by name, with the care setting it is searched in."""
+        return {
+            "dev chargemaster, tune part": (self.chargemaster, CHARGEMASTER_SETTING),
+            "dev chargemaster, check part": (self.chargemaster_check, CHARGEMASTER_SETTING),
+            "query file": (self.queries, "any"),
+            "head queries": (self.head, "any"),
+            "sibling-attribute queries": (self.siblings, "any"),
+        }
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Run the benchmark suite; write bench/results/bench.json and bench/results/bench.md; print the table.
 
     python -m bench.run                              # (make bench) everything, about 5 minutes
-    python -m bench.run --only latency,http          # a subset: latency, suggest, batch, http, soak, build
+    python -m bench.run --only latency,http          # a subset: latency, devlines, suggest, batch, http, soak, build
 
 Needs a built index (``codefinder build``) and ``wrk`` for the http section (``apt-get install wrk``).
 Sections not run keep their previous results in bench.json (each is stamped with when it was measured).
@@ -19,12 +19,12 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import buildtime, latency, load, soak, suggest_latency
+from bench import buildtime, devlines, latency, load, soak, suggest_latency
 from bench.common import Row, Section, machine
 from codefinder.indexer.settings import PROJECT_ROOT, Settings
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
-SECTIONS = ("latency", "suggest", "batch", "http", "soak", "build")
+SECTIONS = ("latency", "devlines", "suggest", "batch", "http", "soak", "build")
 
 
 def cpu_times() -> tuple[int, int]:
@@ -58,6 +58,12 @@ def run_sections(chosen: list[str], n: int, duration: int, settings: Settings) -
             done.append(latency.run(n, settings))
         except Exception as error:
             done.append(failed("latency", error))
+    if "devlines" in chosen:
+        print("devlines ...", flush=True)
+        try:
+            done.append(devlines.run(settings=settings))
+        except Exception as error:
+            done.append(failed("devlines", error))
     if "suggest" in chosen:
         print("suggest ...", flush=True)
         try:

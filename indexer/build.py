@@ -21,6 +21,7 @@ from codefinder.indexer.corpus_embeddings import CorpusEmbeddingCache
 from codefinder.indexer.cpt_files import read_cpt_directory
 from codefinder.indexer.currency import DatedList, apply_currency, listed_keys
 from codefinder.indexer.errors import SourceError
+from codefinder.indexer.facets import record_facets, save_facets, summarize
 from codefinder.indexer.freshness import current_build_if_fresh, inputs_digest
 from codefinder.indexer.history import InUseList, apply_history
 from codefinder.indexer.keyword_index import POSTINGS_FILE, write_postings
@@ -221,6 +222,7 @@ def build_index(
     tagger = BrandTagger(knowledge, records)
     for record in records:
         record.knowledge_terms = tagger.brands(record)
+    facets = record_facets(records, knowledge.unit_canonical)
 
     temp_dir = layout.new_temp_dir(root)
     try:
@@ -229,6 +231,7 @@ def build_index(
                 handle.write(record.to_json() + "\n")
         save_snapshot(knowledge, temp_dir / layout.KNOWLEDGE)
         save_releases(temp_dir / layout.RELEASES, release_tables([*results, *history_results]))
+        save_facets(facets, temp_dir / layout.FACETS)
         report("keyword index", 0, 1)
         write_postings(records, temp_dir / POSTINGS_FILE)
         report("keyword index", 1, 1)
@@ -287,6 +290,7 @@ def build_index(
                 "merge_rule": "first source to give a field a value keeps it; later sources fill gaps and add synonyms",
                 "merge_conflicts": dict(merged.conflicts),
                 "counts": count_records(records, now.date()),
+                "facets": summarize(facets),
                 "model": {
                     "name": encoder.name,
                     "dimension": encoder.dimension,

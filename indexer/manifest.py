@@ -10,7 +10,8 @@ from typing import Any
 from codefinder.indexer.layout import MANIFEST
 
 FORMAT_NAME = "codefinder-index"
-FORMAT_VERSION = 4  # 4: records carry currency (missing_from, missing_since, replaced_by); releases.json
+# 4: records carry currency (missing_from, missing_since, replaced_by), releases.json; 5: record_facets.json
+FORMAT_VERSION = 5
 
 
 def file_digest(path: Path) -> str:

@@ -119,6 +119,16 @@ class Settings(BaseSettings):
     negation_penalty: float = 0.2
     qualifier_penalty: float = 0.2
     modifier_weight: float = 0.5
+    # Attribute agreement (indexer/attributes.py): near-top siblings stating the query's size, capacity,
+    # pressure, age, mode… score this much more; those stating another value this much less (per family).
+    attribute_bonus: float = 0.15
+    attribute_penalty: float = 0.2
+    # Base item first (indexer/roles.py): parts/accessories the query does not name, and special variants
+    # (institutional, pediatric, heavy duty, a maker's own code…) it does not state, score this much less.
+    part_penalty: float = 0.25
+    variant_penalty: float = 0.15
+    # ... and when the query names a part ("cpap filter"), near-top base items without it score this much less.
+    named_part_penalty: float = 0.0
     # setting=hospital: near-top OPPS device category C codes score this much more than DMEPOS siblings.
     hospital_device_bonus: float = 0.1
     # Terminated codes, shown only on request, score this fraction of a current code's score.

@@ -18,13 +18,22 @@ import numpy as np
 from codefinder.indexer import layout
 from codefinder.indexer.changes import Release, load_releases
 from codefinder.indexer.errors import IndexIntegrityError, UnusableIndexError
+from codefinder.indexer.facets import Facets, load_facets
 from codefinder.indexer.keyword_index import POSTINGS_FILE, TEXT_FIELDS, FieldArrays, load_postings
 from codefinder.indexer.knowledge import Knowledge, load_snapshot
 from codefinder.indexer.manifest import FORMAT_NAME, FORMAT_VERSION, file_digest, read_manifest
 from codefinder.indexer.records import CodeRecord
 from codefinder.models.onnx_encoder import TOKENIZER_FILE
 
-REQUIRED_FILES = (layout.RECORDS, layout.VECTORS, layout.FAISS_INDEX, POSTINGS_FILE, layout.KNOWLEDGE, layout.RELEASES)
+REQUIRED_FILES = (
+    layout.RECORDS,
+    layout.VECTORS,
+    layout.FAISS_INDEX,
+    POSTINGS_FILE,
+    layout.KNOWLEDGE,
+    layout.RELEASES,
+    layout.FACETS,
+)
 # what a damaged file may raise while being parsed (after its digest matched a rewritten manifest)
 PARSE_ERRORS = (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError, RuntimeError, zipfile.BadZipFile)
 
@@ -48,6 +57,8 @@ class LoadedIndex:
     knowledge: Knowledge | None = None
     # the HCPCS releases the build read, oldest first (codefinder changes, GET /changes)
     releases: list[Release] = field(default_factory=list)
+    # What each record's descriptor says about its item (role, attributes), one per record (``indexer.facets``).
+    facets: list[Facets] = field(default_factory=list)
     # Whole English words the embedding model's tokenizer knows: real words, never "corrected" as typos.
     lexicon: frozenset[str] = frozenset()
     derived: dict[str, Any] = field(default_factory=dict, repr=False)  # read-once views (keyword postings)
@@ -141,7 +152,7 @@ def postings_doc_count(build_dir: Path, postings: dict[str, FieldArrays]) -> int
 
 def load_index(index: Path, expected_dimension: int | None = None) -> LoadedIndex:
     """Load and verify: format version, every file's size and sha256 (and no unlisted file), then
-    record count = keyword doc count = vector count = id-map length, and the vector dimension."""
+    record count = keyword doc count = vector count = facet count = id-map length, and the vector dimension."""
     build_dir = layout.resolve_build_dir(index)
     if build_dir is None:
         raise UnusableIndexError(f"no index at {index}; build one with: codefinder build --index {index}")
@@ -157,6 +168,7 @@ def load_index(index: Path, expected_dimension: int | None = None) -> LoadedInde
         POSTINGS_FILE: load_postings,
         layout.KNOWLEDGE: load_snapshot,
         layout.RELEASES: load_releases,
+        layout.FACETS: load_facets,
     }
     for name, read in readers.items():
         try:
@@ -174,6 +186,7 @@ def load_index(index: Path, expected_dimension: int | None = None) -> LoadedInde
         POSTINGS_FILE: postings_doc_count(build_dir, postings),
         layout.VECTORS: int(vectors.shape[0]) if vectors.ndim else 0,
         layout.FAISS_INDEX: int(flat.ntotal),
+        layout.FACETS: len(loaded[layout.FACETS]),
     }
     for name, count in counts.items():
         if count != expected:
@@ -216,6 +229,7 @@ def load_index(index: Path, expected_dimension: int | None = None) -> LoadedInde
         keyword_postings=postings,
         knowledge=loaded[layout.KNOWLEDGE],
         releases=loaded[layout.RELEASES],
+        facets=loaded[layout.FACETS],
         lexicon=read_lexicon(build_dir),
     )
 

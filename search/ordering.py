@@ -8,20 +8,23 @@ from functools import lru_cache
 
 import numpy as np
 
+from codefinder.indexer.attributes import MODE_FAMILIES, query_attributes
 from codefinder.indexer.settings import Settings
 from codefinder.search.filters import RecordColumns
 from codefinder.search.loader import LoadedIndex
 from codefinder.search.record_facts import RecordFacts
 from codefinder.search.rerank import (
+    apply_attribute_agreement,
+    apply_base_item_first,
     apply_dose_agreement,
     apply_hospital_devices,
     apply_modifier_weight,
     apply_negation_agreement,
     apply_qualifier_agreement,
     apply_route_agreement,
+    attribute_agreements,
     concentration_route,
     negation_facts,
-    parse_doses,
     query_routes,
     stated_qualifiers,
 )
@@ -36,16 +39,21 @@ class Reranker:
         self.facts = facts
         self.settings = settings
         self.knowledge_on = settings.use_knowledge and index.knowledge is not None
+        units = index.knowledge.unit_canonical if index.knowledge is not None else {}
+        # what a query states (``indexer.attributes``), kept like its rewrite: a repeated query is parsed once
+        self.wanted = lru_cache(maxsize=4096)(lambda words, expanded: query_attributes(words, expanded, units))
 
     def __call__(self, fused: dict[int, float], rewritten: RewrittenQuery, setting: str = "any") -> dict[int, float]:
         settings = self.settings
         facts = self.facts
         if self.knowledge_on:
-            assert self.index.knowledge is not None
-            units = self.index.knowledge.unit_canonical
-            # the doses the words state, and those an expansion states ("isovue 300" is 300-399 mg/ml)
-            doses = parse_doses(f"{rewritten.text} {rewritten.semantic_text}", units)
-            fused = apply_dose_agreement(fused, doses, facts.doses, settings.dose_bonus)
+            # what the words state, and what an expansion states ("isovue 300" is 300-399 mg/ml)
+            wanted = self.wanted(rewritten.text, rewritten.semantic_text)
+            fused = apply_dose_agreement(fused, wanted, facts.attributes, settings.dose_bonus)
+            agreements = attribute_agreements(fused, wanted, facts.attributes)
+            fused = apply_attribute_agreement(fused, agreements, settings.attribute_bonus, settings.attribute_penalty)
+            # a variant the query asks for by a quantity ("bed for a 500 lb patient": the heavy-duty bed)
+            specified = frozenset(row for row, (agrees, _) in agreements.items() if agrees - MODE_FAMILIES.keys())
             routes = query_routes(rewritten.text, rewritten.semantic_text) or concentration_route(rewritten.text)
             fused = apply_route_agreement(fused, routes, facts.routes, settings.route_bonus)
             if settings.qualifier_penalty > 0:
@@ -54,6 +62,16 @@ class Reranker:
             if settings.negation_penalty > 0:
                 said = negation_facts(rewritten.semantic_text, facts.stems_of_text)
                 fused = apply_negation_agreement(fused, said, facts.negations, settings.negation_penalty)
+            query_stems = frozenset(stem for stem, _ in rewritten.keyword_terms)
+            fused = apply_base_item_first(
+                fused,
+                query_stems,
+                facts.role,
+                settings.part_penalty,
+                settings.variant_penalty,
+                settings.named_part_penalty,
+                specified,
+            )
         if setting == "hospital":
             fused = apply_hospital_devices(fused, self.index.records, settings.hospital_device_bonus)
         return apply_modifier_weight(fused, self.index.records, settings.modifier_weight)

@@ -1,15 +1,19 @@
 """What the reranker, explanations and confidence read off each record, computed once per record and
-kept (per loaded index): its stems, synonyms, doses, routes, negations and qualifiers."""
+kept (per loaded index): its stems, synonyms, routes, negations and qualifiers; its role and attributes
+(doses among them) were read at build time (``indexer.facets``)."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
+from codefinder.indexer.attributes import Attribute
+from codefinder.indexer.roles import Role
 from codefinder.indexer.text import analyze
 from codefinder.search.loader import LoadedIndex
-from codefinder.search.rerank import UNSTATED_QUALIFIERS, Negations, negation_facts, record_doses, record_routes
+from codefinder.search.rerank import UNSTATED_QUALIFIERS, Negations, negation_facts, record_routes
 
 CACHE_SIZE = 65536
+NO_ROLE = Role()
 
 RecordTerms = tuple[frozenset[str], tuple[tuple[str, frozenset[str]], ...]]
 
@@ -20,12 +24,10 @@ class RecordFacts:
 
     def __init__(self, index: LoadedIndex) -> None:
         self.index = index
-        self._units = index.knowledge.unit_canonical if index.knowledge else {}
         self._qualifier_stems = frozenset(analyze(UNSTATED_QUALIFIERS))
         self.stems_of_text = lru_cache(maxsize=CACHE_SIZE)(_stems_of_text)
         self.terms = lru_cache(maxsize=CACHE_SIZE)(self._terms)
         self.stems = lru_cache(maxsize=CACHE_SIZE)(self._stems)
-        self.doses = lru_cache(maxsize=CACHE_SIZE)(self._doses)
         self.routes = lru_cache(maxsize=CACHE_SIZE)(self._routes)
         self.negations = lru_cache(maxsize=CACHE_SIZE)(self._negations)
         self.qualifiers = lru_cache(maxsize=CACHE_SIZE)(self._qualifiers)
@@ -44,8 +46,11 @@ class RecordFacts:
         words, synonyms = self.terms(row)
         return words.union(*(stems for _, stems in synonyms))
 
-    def _doses(self, row: int) -> frozenset[tuple[float, str]]:
-        return record_doses(self.index.records[row], self._units)
+    def attributes(self, row: int) -> tuple[Attribute, ...]:
+        return self.index.facets[row].attributes if self.index.facets else ()
+
+    def role(self, row: int) -> Role:
+        return self.index.facets[row].role if self.index.facets else NO_ROLE
 
     def _routes(self, row: int) -> frozenset[str]:
         return record_routes(self.index.records[row])

@@ -1,8 +1,12 @@
 """Adjustments applied to fused scores before ordering: small, named, each with its own setting.
 
 - dose agreement: a drug query's strength ("ketorolac 15 mg") favors the code billed per that dose
-  ("Injection, ketorolac tromethamine, per 15 mg") over siblings per another dose; a service's time unit
-  ("hbot per 30 min") likewise favors "… per 30 minute interval";
+  ("Injection, ketorolac tromethamine, per 15 mg") over siblings per another dose, or, when none states it,
+  the sibling whose billing unit makes it in the fewest whole units;
+- attribute agreement: the sizes, capacities, pressures, ages, durations and modes a query states
+  (``indexer.attributes``) favor the siblings stating them and demote those stating others;
+- base item first: parts, accessories and special variants (``indexer.roles``) rank below the base item
+  unless the query names them;
 - route agreement: a drug query's route ("dexamethasone 10 mg iv", "ondansetron po") favors the code
   whose descriptor has that route ("Injection, …" vs "… oral …") over siblings by another route; a
   strength per single millilitre ("2 MG/ML") implies an injectable when no route word is given;
@@ -21,76 +25,16 @@
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
+from codefinder.indexer.attributes import Attribute, agreement, dose_multiple, is_dose_family
 from codefinder.indexer.records import CodeRecord
+from codefinder.indexer.roles import Role
+from codefinder.indexer.text import analyze
 
-DOSE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
-UP_TO = re.compile(r"up to (\d+(?:\.\d+)?)\s*([a-z]+)")
-CEILING = "<="  # marks a record's "up to X mg" dose: any query dose of at most X mg agrees with it
-FLOOR = ">="  # "400 or greater mg/ml": any query dose of at least 400 mg agrees with it
-# "300-399 mg/ml iodine": a band; stored as (399, "300<mg"), any query dose from 300 to 399 mg agrees
-BAND = re.compile(r"(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*([a-z]+)")
-OR_GREATER = re.compile(r"(\d+(?:\.\d+)?)\s*(?:or greater|or more|and above)\s*([a-z]+)")
 NEAR_TOP_BAND = 0.7
-DOSE_UNITS = {"mg", "mcg", "g", "ml", "unit", "meq", "mci", "uci", "l", "minute", "hour"}
-
-
-# "level 2", "group III", "type 1": a numbered grade of a service or item, agreeing like a dose.
-GRADE = re.compile(r"\b(level|group|type|stage|class|grade|tier)\s*(\d+|iii|ii|iv|i|v)\b")
-ROMAN = {"i": 1.0, "ii": 2.0, "iii": 3.0, "iv": 4.0, "v": 5.0}
-
-
-def parse_doses(text: str, unit_canonical: Mapping[str, str]) -> frozenset[tuple[float, str]]:
-    """(amount, canonical unit) pairs found in text: '1,000 ml' -> (1000.0, 'ml'), '15MG' -> (15.0, 'mg'),
-    and numbered grades: 'level 2' -> (2.0, 'level')."""
-    found = {(ROMAN.get(number) or float(number), word) for word, number in GRADE.findall(text.lower())}
-    for amount, unit in DOSE.findall(text.lower().replace(",", "")):
-        canonical = unit_canonical.get(unit, unit)
-        if canonical in DOSE_UNITS:
-            try:
-                found.add((float(amount), canonical))
-            except ValueError:
-                continue
-    return frozenset(found)
-
-
-def record_doses(record: CodeRecord, unit_canonical: Mapping[str, str]) -> frozenset[tuple[float, str]]:
-    """The doses a code is billed per; "up to 4 mg" also yields (4.0, "<=mg"), a ceiling, "400 or greater
-    mg/ml" (400.0, ">=mg"), a floor, and "300-399 mg/ml" (399.0, "300<mg"), a band."""
-    text = " ".join(filter(None, [record.long_description, record.short_description, record.drug_dosage]))
-    lowered = text.lower().replace(",", "")
-    stated = " ".join(f"{amount} {unit}" for amount, unit in UP_TO.findall(lowered))
-    ceilings = {(amount, CEILING + unit) for amount, unit in parse_doses(stated, unit_canonical)}
-    floors = {
-        (float(amount), FLOOR + unit_canonical.get(unit, unit))
-        for amount, unit in OR_GREATER.findall(lowered)
-        if unit_canonical.get(unit, unit) in DOSE_UNITS
-    }
-    bands = {
-        (float(high), f"{float(low)}<{unit_canonical.get(unit, unit)}")
-        for low, high, unit in BAND.findall(lowered)
-        if unit_canonical.get(unit, unit) in DOSE_UNITS and float(low) < float(high)
-    }
-    return parse_doses(text, unit_canonical) | ceilings | floors | bands
-
-
-def doses_agree(record: frozenset[tuple[float, str]], query: frozenset[tuple[float, str]]) -> bool:
-    """A query dose equals one the code is billed per, or is within one of its "up to" ceilings."""
-    if record & query:
-        return True
-    return any(_within(amount, unit, wanted, wanted_unit) for amount, unit in record for wanted, wanted_unit in query)
-
-
-def _within(amount: float, unit: str, wanted: float, wanted_unit: str) -> bool:
-    """A query dose inside a record's ceiling, floor or band."""
-    if unit.startswith(CEILING):
-        return unit[len(CEILING) :] == wanted_unit and wanted <= amount
-    if unit.startswith(FLOOR):
-        return unit[len(FLOOR) :] == wanted_unit and wanted >= amount
-    low, band, band_unit = unit.partition("<")
-    return bool(band) and band_unit == wanted_unit and float(low) <= wanted <= amount
 
 
 def boost_agreeing(
@@ -125,13 +69,127 @@ def penalize_near_top(fused: dict[int, float], conflicts: Callable[[int], bool],
 
 def apply_dose_agreement(
     fused: dict[int, float],
-    query_doses: frozenset[tuple[float, str]],
-    doses_of: Callable[[int], frozenset[tuple[float, str]]],
+    query: tuple[Attribute, ...],
+    attributes_of: Callable[[int], tuple[Attribute, ...]],
     bonus: float,
 ) -> dict[int, float]:
     """ "ketorolac 15 mg" favors "… per 15 mg" over the sibling per 30 mg; "hydromorphone 2 mg" favors
-    "… up to 4 mg" over "… 0.1 mg"."""
-    return boost_agreeing(fused, query_doses, doses_of, bonus, doses_agree)
+    "… up to 4 mg" over "… 0.1 mg". When no near-top sibling states the dose, the one whose billing unit makes
+    it in the fewest whole units does: "heparin 5000 units" is 5 x "per 1000 units", not 500 x "per 10 units"."""
+    doses = tuple(a for a in query if is_dose_family(a.family))
+    if not doses or bonus <= 0 or not fused:
+        return fused
+    floor = max(fused.values()) * NEAR_TOP_BAND
+    near = [row for row, score in fused.items() if score >= floor]
+    agreeing = {row for row in near if agreement(attributes_of(row), doses)[0]}
+    if not agreeing:
+        multiples = {row: dose_multiple(attributes_of(row), doses) for row in near}
+        fewest = min(multiples.values(), default=math.inf)
+        agreeing = {row for row, count in multiples.items() if count == fewest} if fewest < math.inf else set()
+    return {row: score * (1.0 + bonus) if row in agreeing else score for row, score in fused.items()}
+
+
+Agreements = dict[int, tuple[frozenset[str], frozenset[str]]]  # row -> (families agreeing, families conflicting)
+
+
+def attribute_agreements(
+    fused: dict[int, float], query: tuple[Attribute, ...], attributes_of: Callable[[int], tuple[Attribute, ...]]
+) -> Agreements:
+    """For each near-top row, the attribute families (doses aside) it agrees with the query on, and those it
+    contradicts."""
+    if not query or not fused:
+        return {}
+    floor = max(fused.values()) * NEAR_TOP_BAND
+    agreements: Agreements = {}
+    for row, score in fused.items():
+        if score >= floor:
+            agrees, conflicts = agreement(attributes_of(row), query)
+            agreements[row] = (frozenset(f for f in agrees if not is_dose_family(f)), conflicts)
+    return agreements
+
+
+def apply_attribute_agreement(
+    fused: dict[int, float], agreements: Agreements, bonus: float, penalty: float
+) -> dict[int, float]:
+    """Near-top siblings that state what the query asks for ("4x4": "16 sq. in. or less"; "400 lb": "weight
+    capacity greater than 350 pounds"; "bifocal") score (1 + bonus) more per family; those stating something
+    else ("300 mg/ml": "400 or greater mg/ml") score (1 - penalty) less. Agreeing doses are
+    ``apply_dose_agreement``'s."""
+    if not agreements or (bonus <= 0 and penalty <= 0):
+        return fused
+    adjusted = dict(fused)
+    for row, (agrees, conflicts) in agreements.items():
+        adjusted[row] = fused[row] * (1.0 + bonus) ** len(agrees) * (1.0 - penalty) ** len(conflicts)
+    return adjusted
+
+
+# A query with one of these words asks for a part or an accessory whatever it is.
+PART_REQUESTS = frozenset(
+    analyze("accessory accessories attachment part parts replacement addition component supplies")
+)
+
+
+def naming_words(role: Role, query_stems: frozenset[str]) -> frozenset[str]:
+    """The query's words that name what a part is: "seat" in "walker seat" for "Seat attachment, walker";
+    none in "commode" for "Commode seat, wheelchair" (a seat, for a wheelchair)."""
+    return query_stems & set(role.part_nouns)
+
+
+def unstated_variants(role: Role, query_stems: frozenset[str], base_names: frozenset[str]) -> bool:
+    """The record is a special variant ("institutional", "pediatric", a maker's own code…) the query does not
+    state, by the variant's words or by a word of the record's own ("epbx", "zilretta") that no near-top
+    plain sibling has."""
+    if query_stems & (set(role.own_names) - base_names):
+        return False
+    return any(not (query_stems & set(stems)) for _, stems in role.variants)
+
+
+def apply_base_item_first(
+    fused: dict[int, float],
+    query_stems: frozenset[str],
+    role_of: Callable[[int], Role],
+    part_penalty: float,
+    variant_penalty: float,
+    named_part_penalty: float = 0.0,
+    specified: frozenset[int] = frozenset(),
+) -> dict[int, float]:
+    """A query naming an item wants the item: near-top parts and accessories whose part the query does not
+    name ("walker": "Seat attachment, walker"; "pulse oximeter": "Oxygen probe for use with oximeter device")
+    score (1 - part_penalty) less, when a base item is near the top too. A query that does name a part
+    ("cpap filter") wants it:
+    near-top base items whose head lacks the words naming it score (1 - named_part_penalty) less. Special
+    variants the query does not state ("hospital bed": "… institutional type") score (1 - variant_penalty)
+    less, unless they are what the query's attributes ask for (``specified``: "bed for a 500 lb patient"
+    states the heavy-duty bed by its weight), and only in favour of a plain item near the top that has as many
+    of the query's words: "rib belt" keeps "Thoracic, rib belt, custom fabricated" first, there being no plain
+    rib belt."""
+    if not fused or (part_penalty <= 0 and variant_penalty <= 0 and named_part_penalty <= 0):
+        return fused
+    floor = max(fused.values()) * NEAR_TOP_BAND
+    near = {row: role_of(row) for row, score in fused.items() if score >= floor}
+    matched = {row: query_stems & set(role.own_names) for row, role in near.items()}
+    bases = any(not role.part for role in near.values())
+    plain = [matched[row] for row, role in near.items() if not role.variants]
+    asked = bool(query_stems & PART_REQUESTS)
+    named = {row: naming_words(role, query_stems) for row, role in near.items() if role.part}
+    naming = frozenset().union(*named.values()) if named else frozenset()
+    base_names = frozenset(name for role in near.values() if not role.variants for name in role.own_names)
+    adjusted = dict(fused)
+    for row, role in near.items():
+        factor = 1.0
+        if role.part and bases and not asked and not named[row]:
+            factor *= 1.0 - part_penalty  # an accessory of what the query names
+        elif not role.part and naming and not naming & set(role.head):
+            factor *= 1.0 - named_part_penalty  # the item a named part goes with
+        if (
+            role.variants
+            and row not in specified
+            and unstated_variants(role, query_stems, base_names)
+            and any(len(base) >= len(matched[row]) for base in plain)
+        ):
+            factor *= 1.0 - variant_penalty
+        adjusted[row] = fused[row] * factor
+    return adjusted
 
 
 # Words that name how a drug is given, as coders, clinicians and chargemasters write them.

@@ -43,7 +43,7 @@ def test_build_writes_every_part(built_settings):
 def test_manifest_lists_sources_counts_model_and_checksums(built_settings):
     build_dir = layout.resolve_build_dir(built_settings.index)
     manifest = json.loads((build_dir / "manifest.json").read_text())
-    assert manifest["format"] == "codefinder-index" and manifest["format_version"] == FORMAT_VERSION == 4
+    assert manifest["format"] == "codefinder-index" and manifest["format_version"] == FORMAT_VERSION == 5
     assert [s["shape"] for s in manifest["sources"]] == ["hcpcs-fixed-width", "opps-addendum-b", "asp-crosswalk"]
     for source in manifest["sources"]:
         matching = list(built_settings.data_dir.rglob(source["name"]))
@@ -52,9 +52,10 @@ def test_manifest_lists_sources_counts_model_and_checksums(built_settings):
     assert manifest["counts"]["by_kind"] == {"code": 12, "modifier": 2}
     assert manifest["counts"]["terminated"] == 1
     assert manifest["model"] == {"name": "fake-hashing-encoder", "dimension": 64, "normalized": True, "max_tokens": 128}
+    assert set(manifest["facets"]) == {"parts", "variants", "with_attributes"}
     files = manifest["files"]
     expected = {"records.jsonl", "vectors.npy", "vectors.faiss", "keyword_postings.npz", "knowledge.json"}
-    assert expected | {"releases.json"} <= set(files)
+    assert expected | {"releases.json", "record_facets.json"} <= set(files)
     for relative, facts in files.items():
         assert file_digest(build_dir / relative) == facts["sha256"]
         assert (build_dir / relative).stat().st_size == facts["bytes"]

@@ -108,7 +108,16 @@ def test_the_untouched_copy_loads(index_copy):
 
 
 @pytest.mark.parametrize(
-    "name", ["records.jsonl", "vectors.npy", "vectors.faiss", POSTINGS_FILE, "knowledge.json", "releases.json"]
+    "name",
+    [
+        "records.jsonl",
+        "vectors.npy",
+        "vectors.faiss",
+        POSTINGS_FILE,
+        "knowledge.json",
+        "releases.json",
+        "record_facets.json",
+    ],
 )
 def test_one_flipped_byte_fails_the_sha256_check(index_copy, name):
     flip_one_byte(index_copy / name)
@@ -128,7 +137,9 @@ def test_a_bumped_format_version_asks_for_a_rebuild(index_copy):
     assert "rebuild" in str(load_failure(index_copy))
 
 
-@pytest.mark.parametrize("name", ["vectors.faiss", POSTINGS_FILE, "knowledge.json", "releases.json"])
+@pytest.mark.parametrize(
+    "name", ["vectors.faiss", POSTINGS_FILE, "knowledge.json", "releases.json", "record_facets.json"]
+)
 def test_a_deleted_file_fails_the_missing_check(index_copy, name):
     (index_copy / name).unlink()
     assert_refused(index_copy, name, "missing")
@@ -212,6 +223,21 @@ def test_forged_releases_that_are_not_a_release_table_are_unreadable(index_copy,
     (index_copy / "releases.json").write_bytes(content)
     forge_digests(index_copy, "releases.json")
     assert_refused(index_copy, "releases.json", "unreadable")
+
+
+def test_forged_facets_for_fewer_records_fail_the_count_check(index_copy):
+    data = json.loads((index_copy / "record_facets.json").read_text(encoding="utf-8"))
+    data["records"] = data["records"][:-1]
+    (index_copy / "record_facets.json").write_text(json.dumps(data), encoding="utf-8")
+    forge_digests(index_copy, "record_facets.json")
+    assert_refused(index_copy, "record_facets.json", "count")
+
+
+@pytest.mark.parametrize("content", ['{"format": 99, "records": []}', '{"format": 1, "records": [{"role": {}}]}'])
+def test_forged_facets_that_do_not_parse_are_unreadable(index_copy, content):
+    (index_copy / "record_facets.json").write_text(content, encoding="utf-8")
+    forge_digests(index_copy, "record_facets.json")
+    assert_refused(index_copy, "record_facets.json", "unreadable")
 
 
 def test_a_duplicate_code_fails_the_id_map_check(index_copy):

@@ -11,7 +11,6 @@ from codefinder.indexer.knowledge import BrandTagger, Knowledge, load_knowledge
 from codefinder.indexer.records import CodeRecord
 from codefinder.indexer.settings import Settings
 from codefinder.search.engine import SearchOptions
-from codefinder.search.rerank import parse_doses
 from codefinder.search.rewrite import QueryRewriter, tokenize
 from codefinder.search.verify import verify
 
@@ -131,11 +130,6 @@ def test_chargemaster_shorthand_noise_and_charge_numbers():
 def test_units_reach_the_spelling_descriptors_use():
     result = rewriter().rewrite("normal saline 1,000 ml")
     assert ("ml", "cc", "unit") in [(e.source, e.target, e.kind) for e in result.expansions]
-    assert parse_doses("SOLU-MEDROL 125MG", {"mg": "mg"}) == {(125.0, "mg")}
-    assert parse_doses("NS 1,000 CC", {"cc": "ml"}) == {(1000.0, "ml")}
-    assert parse_doses("hyperbaric oxygen per 30 min", {"min": "minute"}) == {(30.0, "minute")}
-    assert parse_doses("ambulance, advanced life support, level 2", {}) == {(2.0, "level")}
-    assert parse_doses("power wheelchair group III", {}) == {(3.0, "group")}
 
 
 def test_typos_are_corrected_and_known_words_are_not():
@@ -231,34 +225,6 @@ def test_a_drug_no_descriptor_names_gets_its_unclassified_code():
     assert noc("catheter mahurkar 12 fr") is None
     expansion = rewriter().rewrite("zorbitazole 4 mg iv").expansions[-1]
     assert (expansion.source, expansion.kind) == ("zorbitazole", "unclassified")
-
-
-def test_up_to_doses_agree_with_any_smaller_query_dose():
-    from codefinder.search.rerank import doses_agree, record_doses
-
-    units = {"mg": "mg"}
-    up_to = record_doses(CodeRecord.new("J9004", long_description="Injection, madeupone, up to 4 mg"), units)
-    per = record_doses(CodeRecord.new("J9005", long_description="Injection, madeupone, 0.1 mg"), units)
-    assert doses_agree(up_to, parse_doses("madeupone 2mg/ml", units))
-    assert not doses_agree(up_to, parse_doses("madeupone 10 mg", units))
-    assert not doses_agree(per, parse_doses("madeupone 2 mg", units))
-    assert doses_agree(per, parse_doses("madeupone 0.1 mg", units))
-
-
-def test_dose_bands_and_floors_agree_with_the_doses_inside_them():
-    from codefinder.search.rerank import doses_agree, record_doses
-
-    units = {"mg": "mg", "ml": "ml"}
-    band = record_doses(
-        CodeRecord.new("Q9990", long_description="Made-up contrast, 200-299 mg/ml iodine, per ml"), units
-    )
-    floor = record_doses(
-        CodeRecord.new("Q9991", long_description="Made-up contrast, 400 or greater mg/ml, per ml"), units
-    )
-    assert doses_agree(band, parse_doses("MADEUPOL 240MG/ML SOLN", units))
-    assert not doses_agree(band, parse_doses("MADEUPOL 350MG/ML SOLN", units))
-    assert doses_agree(floor, parse_doses("madeupol 400 mg/ml", units))
-    assert not doses_agree(floor, parse_doses("madeupol 240 mg/ml", units))
 
 
 def test_a_word_a_chargemaster_cut_short_is_completed():

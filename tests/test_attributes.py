@@ -1,0 +1,261 @@
+"""Attribute families: each parser on made-up descriptors and queries, unit conversion, and agreement."""
+
+from __future__ import annotations
+
+import pytest
+
+from codefinder.indexer.attributes import (
+    AREA,
+    PRESSURE,
+    WEIGHT,
+    Mode,
+    Quantity,
+    agreement,
+    attribute_from_json,
+    descriptor_attributes,
+    dose_multiple,
+    parse_age,
+    parse_attributes,
+    parse_dimensions,
+    parse_doses,
+    parse_modes,
+    parse_quantities,
+    query_attributes,
+)
+
+UNITS = {"mg": "mg", "mcg": "mcg", "g": "g", "gm": "g", "unit": "unit", "units": "unit", "cc": "ml", "ml": "ml"}
+
+
+def quantities(family, text):
+    return parse_quantities(family, text.lower())[0]
+
+
+def families(attributes):
+    return {a.family for a in attributes}
+
+
+# --- areas ----------------------------------------------------------------------------------------------
+
+
+def test_area_bands_in_square_inches():
+    assert quantities(AREA, "Madeup pad, 16 sq. in. or less, each") == [Quantity("area", None, 16.0)]
+    assert quantities(AREA, "madeup pad, more than 16 sq. in. but less than or equal to 48 sq. in., each") == [
+        Quantity("area", 16.0, 48.0, low_open=True)
+    ]
+    assert quantities(AREA, "madeup pad, more than 48 sq. in.") == [Quantity("area", 48.0, None, low_open=True)]
+
+
+def test_dimensions_are_multiplied_and_centimetres_converted():
+    assert parse_dimensions("foam pad 4x4")[0] == [Quantity.point("area", 16.0)]
+    assert parse_dimensions("pad 6 in x 6 in")[0] == [Quantity.point("area", 36.0)]
+    (area,) = parse_dimensions("pad 10 x 10 cm")[0]
+    assert area.low == pytest.approx(100 / 6.4516)
+    assert parse_dimensions("barrier, larger than 4 x 4 inches")[0] == [Quantity("area", 16.0, None, low_open=True)]
+    assert parse_dimensions("barrier, 4 x 4 inches or smaller")[0] == [Quantity("area", None, 16.0)]
+
+
+def test_three_dimensions_are_not_an_area():
+    assert parse_dimensions("SPACER MADEUP 6X22X55MM")[0] == []
+
+
+def test_square_centimetres_are_square_inches_too():
+    (area,) = quantities(AREA, "madeup pad 100 sq cm")
+    assert area.low == pytest.approx(15.5, abs=0.01)
+
+
+# --- weights and capacities -----------------------------------------------------------------------------
+
+
+def test_weight_capacities():
+    text = "madeup bed, weight capacity greater than 350 pounds, but less than or equal to 600 pounds"
+    assert quantities(WEIGHT, text) == [Quantity("weight", 350.0, 600.0, low_open=True)]
+    assert quantities(WEIGHT, "madeup chair, patient weight capacity 301 to 450 pounds") == [
+        Quantity("weight", 301.0, 450.0)
+    ]
+    assert quantities(WEIGHT, "patient weight capacity up to and including 300 pounds") == [
+        Quantity("weight", None, 300.0)
+    ]
+    assert quantities(WEIGHT, "patient weight capacity 601 pounds or more") == [Quantity("weight", 601.0, None)]
+
+
+def test_kilograms_become_pounds():
+    (weight,) = quantities(WEIGHT, "bed for a 200 kg patient")
+    assert weight.low == pytest.approx(440.9, abs=0.1)
+
+
+# --- pressure, nutrition, percent, width, duration, volume ----------------------------------------------------
+
+
+def test_pressure_ranges_and_floors():
+    assert quantities(PRESSURE, "madeup stocking, below knee, 18-30 mmhg, each") == [Quantity("pressure", 18.0, 30.0)]
+    assert quantities(PRESSURE, "madeup stocking, 40 mmhg or greater") == [Quantity("pressure", 40.0, None)]
+
+
+def test_protein_grams_and_percent():
+    attributes = parse_attributes("madeup solution, 10 to 51 grams of protein - premix", UNITS)
+    assert Quantity("protein", 10.0, 51.0) in attributes
+    attributes = parse_attributes("madeup solution, amino acid, 5.5% through 7%", UNITS)
+    assert Quantity("percent", 5.5, 7.0) in attributes
+    assert Quantity.point("protein", 60.0) in parse_attributes("tpn 60 g protein", UNITS)
+
+
+def test_widths_in_words_and_inches():
+    attributes = parse_attributes(
+        "madeup bandage, width greater than or equal to three inches and less than five inches", UNITS
+    )
+    assert attributes == (Quantity("length", 3.0, 5.0, high_open=True),)
+    assert parse_attributes("ace wrap 4 inch", UNITS) == (Quantity.point("length", 4.0),)
+
+
+def test_billing_units_are_marked():
+    (minutes,) = descriptor_attributes("Madeup service, per 15 minutes", UNITS)
+    assert minutes == Quantity.point("duration", 15.0, billing=True)
+    assert Quantity.point("volume", 500.0, billing=True) in descriptor_attributes(
+        "madeup solution (500 ml = 1 unit)", UNITS
+    )
+
+
+def test_durations_and_volumes_convert():
+    assert Quantity.point("duration", 120.0) in parse_attributes("madeup infusion 2 hours", UNITS)
+    assert Quantity.point("volume", 1000.0) in parse_attributes("madeup bag 1 l", UNITS)
+
+
+# --- doses (the dose agreement the reranker had, folded in) ---------------------------------------------------
+
+
+def test_doses_convert_within_a_dimension():
+    assert parse_doses("MADEUPOL 1G SOLR", UNITS) == [Quantity.point("dose:mg", 1000.0)]
+    assert parse_doses("madeupol 500 mcg", UNITS) == [Quantity.point("dose:mg", 0.5)]
+    assert parse_doses("madeup ambulance, level 2", UNITS) == [Quantity.point("grade:level", 2.0)]
+    assert parse_doses("madeup wheelchair group iii", UNITS) == [Quantity.point("grade:group", 3.0)]
+
+
+def test_up_to_doses_agree_with_any_smaller_query_dose():
+    up_to = descriptor_attributes("Injection, madeupone, up to 4 mg", UNITS)
+    per = descriptor_attributes("Injection, madeupone, 0.1 mg", UNITS)
+    assert "dose:mg" in agreement(up_to, parse_attributes("madeupone 2mg/ml", UNITS))[0]
+    assert "dose:mg" not in agreement(up_to, parse_attributes("madeupone 10 mg", UNITS))[0]
+    assert "dose:mg" not in agreement(per, parse_attributes("madeupone 2 mg", UNITS))[0]
+    assert "dose:mg" in agreement(per, parse_attributes("madeupone 0.1 mg", UNITS))[0]
+
+
+def test_dose_bands_and_floors_agree_with_the_doses_inside_them_and_contradict_others():
+    band = descriptor_attributes("Made-up contrast, 200-299 mg/ml iodine, per ml", UNITS)
+    floor = descriptor_attributes("Made-up contrast, 400 or greater mg/ml, per ml", UNITS)
+    assert agreement(band, parse_attributes("MADEUPOL 240MG/ML SOLN", UNITS))[0] == {"dose:mg"}
+    assert agreement(band, parse_attributes("MADEUPOL 350MG/ML SOLN", UNITS))[1] == {"dose:mg"}
+    assert agreement(floor, parse_attributes("madeupol 400 mg/ml", UNITS))[0] == {"dose:mg"}
+    assert agreement(floor, parse_attributes("madeupol 240 mg/ml", UNITS))[1] == {"dose:mg"}
+
+
+def test_a_strength_billed_in_several_units_never_conflicts():
+    per_15 = descriptor_attributes("Injection, madeupine, per 15 mg", UNITS)
+    assert agreement(per_15, parse_attributes("madeupine 30 mg", UNITS)) == (frozenset(), frozenset())
+
+
+def test_dose_ranges_in_words():
+    range_ = descriptor_attributes("Madeupine, oral, greater than 6 mg, but less than or equal to 10 mg", UNITS)
+    assert Quantity("dose:mg", 6.0, 10.0, low_open=True) in range_
+    assert "dose:mg" in agreement(range_, parse_attributes("madeupine 8 mg", UNITS))[0]
+
+
+def test_the_fewest_whole_billing_units():
+    per_1000 = descriptor_attributes("Injection, madeuparin, per 1000 units", UNITS)
+    per_10 = descriptor_attributes("Injection, madeuparin, per 10 units", UNITS)
+    query = parse_attributes("madeuparin 5,000 units/ml", UNITS)
+    assert dose_multiple(per_1000, query) == 5 and dose_multiple(per_10, query) == 500
+    assert dose_multiple(per_1000, parse_attributes("madeuparin 2500 units", UNITS)) == float("inf")
+
+
+# --- patient, order in time, materials and modes ------------------------------------------------------------
+
+
+def test_ages():
+    assert parse_age("madeup vaccine, when administered to individuals 3 years of age and older")[0] == [
+        Quantity("age", 3.0, None)
+    ]
+    (months,) = parse_age("madeup vaccine, 6-35 months of age")[0]
+    assert (months.low, months.high) == pytest.approx((0.5, 35 / 12))
+    assert parse_age("for a 4 year old")[0] == [Quantity.point("age", 4.0)]
+    assert parse_age("renewal within 12 months")[0] == []  # a period, not an age
+
+
+def test_patient_and_age_group():
+    assert set(parse_modes("madeup shoe, child")) == {Mode("patient", "pediatric"), Mode("age group", "child")}
+    assert parse_modes("madeup formula, for adults") == [Mode("patient", "adult")]
+
+
+def test_order_in_time():
+    assert parse_modes("madeup visit, initial visit") == [Mode("sequence", "initial")]
+    assert parse_modes("each additional 20 minutes of madeup care") == [Mode("sequence", "subsequent")]
+    assert parse_modes("madeup bandage, first-aid type") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "family", "value"),
+    [
+        ("madeup lens, single vision", "lens", "single vision"),
+        ("madeup lens, trifocal", "lens", "trifocal"),
+        ("madeup bed, semi electric", "power", "semi-electric"),
+        ("madeup pump, non-electric", "power", "manual"),
+        ("madeup device, with back-up rate feature", "backup rate", "with"),
+        ("bipap st", "backup rate", "with"),
+        ("madeup canister, non-disposable", "disposability", "reusable"),
+        ("madeup oxygen system, rental", "acquisition", "rental"),
+        ("madeup urinal; female", "sex", "female"),
+        ("madeup joint device (implantable)", "placement", "implantable"),
+        ("madeup catheter, two-way", "ways", "two-way"),
+    ],
+)
+def test_modes(text, family, value):
+    assert Mode(family, value) in parse_modes(text)
+    assert len([m for m in parse_modes(text) if m.family == family]) == 1
+
+
+def test_a_record_naming_either_value_agrees_with_both():
+    record = descriptor_attributes("Madeup bed, manual or electric", UNITS)
+    assert agreement(record, parse_attributes("manual madeup bed", UNITS))[0] == {"power"}
+    assert agreement(record, parse_attributes("electric madeup bed", UNITS))[0] == {"power"}
+
+
+def test_with_or_without_names_no_value():
+    assert "cuff" not in families(parse_attributes("madeup tube, with or without cuffed tip", UNITS))
+    assert "cuff" in families(parse_attributes("madeup tube, cuffed", UNITS))
+
+
+# --- agreement ---------------------------------------------------------------------------------------------
+
+
+def test_a_query_value_inside_an_interval_agrees_and_outside_conflicts():
+    small = descriptor_attributes("Madeup dressing, pad size 16 sq. in. or less", UNITS)
+    large = descriptor_attributes("Madeup dressing, pad size more than 48 sq. in.", UNITS)
+    query = parse_attributes("madeup dressing 4x4", UNITS)
+    assert agreement(small, query) == ({"area"}, frozenset())
+    assert agreement(large, query) == (frozenset(), {"area"})
+
+
+def test_a_family_the_record_does_not_state_is_neither():
+    plain = descriptor_attributes("Madeup walker, folding", UNITS)
+    assert agreement(plain, parse_attributes("walker for a 400 lb patient", UNITS)) == (frozenset(), frozenset())
+
+
+def test_modes_agree_or_conflict():
+    record = descriptor_attributes("Madeup bed, semi-electric", UNITS)
+    assert agreement(record, parse_attributes("semi electric madeup bed", UNITS))[0] == {"power"}
+    assert agreement(record, parse_attributes("full electric madeup bed", UNITS))[1] == {"power"}
+
+
+def test_attributes_survive_json():
+    for attribute in descriptor_attributes(
+        "Madeup bed, semi-electric, weight capacity greater than 350 pounds, per 15 minutes", UNITS
+    ):
+        assert attribute_from_json(attribute.to_json()) == attribute
+
+
+def test_a_query_states_the_modes_of_its_words_and_unambiguous_ones_of_its_expansions():
+    both = query_attributes("hinged madeup knee", "madeup knee orthosis joint device implantable", UNITS)
+    assert "placement" not in families(both)  # the expansion names both values: no constraint
+    said = query_attributes("hinged madeup knee brace", "madeup knee orthosis joint device implantable", UNITS)
+    assert [m for m in said if m.family == "placement"] == [Mode("placement", "external")]  # the words say
+    assert Mode("patient", "pediatric") in query_attributes("madeup chair", "madeup chair pediatric size", UNITS)
+    assert Quantity.point("dose:mg", 399.0) in query_attributes("madeupaque 300", "madeupaque 300-399 mg/ml", UNITS)

@@ -1,0 +1,129 @@
+"""Record roles on made-up descriptors: parts, their names and hosts, special variants, and the reranking rule."""
+
+from __future__ import annotations
+
+from codefinder.indexer.records import CodeRecord
+from codefinder.indexer.roles import Role, generic_names, item_heads, record_role
+from codefinder.indexer.text import analyze
+from codefinder.search.rerank import apply_base_item_first
+
+ITEMS = [
+    CodeRecord.new("E9001", long_description="Zimmer frame, folding, adjustable"),
+    CodeRecord.new("E9002", long_description="Zimmer frame, rigid, wheeled"),
+    CodeRecord.new("E9003", long_description="Zimmer frame, heavy duty, wheeled"),
+    CodeRecord.new("E9004", long_description="Seat attachment, zimmer frame"),
+    CodeRecord.new("E9005", long_description="Glow probe for use with glowmeter device, replacement"),
+    CodeRecord.new("E9006", long_description="Glowmeter device for measuring glow levels"),
+    CodeRecord.new("E9007", long_description="Bed, institutional type, with mattress"),
+    CodeRecord.new("E9008", long_description="Bed, fixed height, with mattress"),
+    CodeRecord.new("A9001", long_description="Trach tube, cuffed, each"),
+    CodeRecord.new("A9002", long_description="Trach tube collar/holder, each"),
+    CodeRecord.new("E9009", long_description="Wheelcart accessory, tray, each"),
+    CodeRecord.new("E9010", long_description="Sleep monitor, with recording feature"),
+    CodeRecord.new("E9011", long_description="Commode seat, zimmer frame"),
+    CodeRecord.new(
+        "J9001", long_description="Injection, madeupine (brandol), not therapeutically equivalent to j9002, 1 mg"
+    ),
+    CodeRecord.new("J9002", long_description="Injection, madeupine, not otherwise specified, 1 mg"),
+    CodeRecord.new("E9012", long_description="Madeup chair, not otherwise classified"),
+    CodeRecord.new(
+        "J9003",
+        long_description="Injection, madeupine in sodium chloride, not therapeutically equivalent to j9002, 1 mg",
+    ),
+    CodeRecord.new("J9004", long_description="Injection, madeupine (acme labs), 1 mg"),
+    CodeRecord.new("J9005", long_description="Injection, othermadeup (zeta), 1 mg"),
+    CodeRecord.new("L9001", long_description="Thoracic, rib belt, custom fabricated"),
+    CodeRecord.new("A9003", long_description="Ostomy belt, each"),
+]
+
+
+def roles() -> dict[str, Role]:
+    items, generics = item_heads(ITEMS), generic_names(ITEMS)
+    dosed = {"J9001", "J9002", "J9003", "J9004", "J9005"}
+    return {record.code: record_role(record, items, record.code in dosed, generics) for record in ITEMS}
+
+
+def stems(text: str) -> frozenset[str]:
+    return frozenset(analyze(text))
+
+
+def test_base_items_are_not_parts():
+    found = roles()
+    assert not any(found[code].part for code in ("E9001", "E9002", "E9006", "E9008", "A9001"))
+
+
+def test_parts_by_their_own_wording():
+    found = roles()
+    assert found["E9004"].part and found["E9004"].part_nouns == ("seat",)  # "Seat attachment, zimmer frame"
+    assert found["E9005"].part and found["E9005"].part_nouns == tuple(analyze("probe"))  # "for use with …"
+    assert found["E9009"].part and found["E9009"].part_nouns == tuple(analyze("tray"))  # "accessory, tray"
+
+
+def test_parts_by_the_item_they_name():
+    found = roles()
+    assert found["E9011"].part  # "Commode seat, zimmer frame": a seat for another item
+    assert found["A9002"].part and set(found["A9002"].part_nouns) == stems("collar holder")  # a holder for a tube
+
+
+def test_special_variants():
+    found = roles()
+    assert [name for name, _ in found["E9007"].variants] == ["institutional"]
+    assert [name for name, _ in found["E9003"].variants] == ["heavy duty"]
+    assert [name for name, _ in found["E9010"].variants] == ["feature"]  # "with recording feature"
+    assert [name for name, _ in found["J9001"].variants] == ["maker"]
+    assert [name for name, _ in found["J9003"].variants] == ["maker"]  # no maker named: still another's code
+    assert found["J9002"].variants == ()  # a drug's generic code, beside makers' own codes
+    assert [name for name, _ in found["J9004"].variants] == ["maker"]  # one product's code beside the generic
+    assert found["J9005"].variants == ()  # a qualifier in brackets, no generic code beside it
+    assert [name for name, _ in found["E9012"].variants] == ["not otherwise"]
+
+
+def test_roles_survive_json():
+    for role in roles().values():
+        assert Role.from_json(role.to_json()) == role
+
+
+def rerank(query: str, scores: dict[str, float], **settings: float) -> list[str]:
+    found = roles()
+    codes = list(scores)
+    fused = {i: scores[code] for i, code in enumerate(codes)}
+    penalties = {"part_penalty": 0.25, "variant_penalty": 0.15} | settings
+    adjusted = apply_base_item_first(fused, stems(query), lambda row: found[codes[row]], **penalties)
+    return [codes[row] for row in sorted(adjusted, key=adjusted.get, reverse=True)]
+
+
+def test_the_base_item_comes_before_its_parts():
+    assert rerank("zimmer frame", {"E9004": 1.0, "E9001": 0.9})[0] == "E9001"
+    assert rerank("glowmeter", {"E9005": 1.0, "E9006": 0.95})[0] == "E9006"
+
+
+def test_a_named_part_is_wanted():
+    assert rerank("zimmer frame seat", {"E9004": 1.0, "E9001": 0.9})[0] == "E9004"
+    assert rerank("glowmeter probe", {"E9005": 1.0, "E9006": 0.95})[0] == "E9005"
+    assert rerank("zimmer frame accessory", {"E9004": 1.0, "E9001": 0.9})[0] == "E9004"
+
+
+def test_a_variant_ranks_below_the_plain_item_unless_stated():
+    assert rerank("bed", {"E9007": 1.0, "E9008": 0.9})[0] == "E9008"
+    assert rerank("institutional bed", {"E9007": 1.0, "E9008": 0.9})[0] == "E9007"
+    assert rerank("madeupine injection", {"J9001": 1.0, "J9002": 0.95})[0] == "J9002"
+    assert rerank("brandol", {"J9001": 1.0, "J9002": 0.95})[0] == "J9001"  # the record's own name
+
+
+def test_a_variant_the_query_specifies_by_its_attributes_keeps_its_place():
+    found = rerank("zimmer frame", {"E9003": 1.0, "E9002": 0.9})
+    assert found[0] == "E9002"
+    roles_ = roles()
+    codes = ["E9003", "E9002"]
+    adjusted = apply_base_item_first(
+        {0: 1.0, 1: 0.9}, stems("zimmer frame 500 lb"), lambda row: roles_[codes[row]], 0.25, 0.15, specified={0}
+    )
+    assert adjusted[0] > adjusted[1]
+
+
+def test_a_variant_with_no_plain_sibling_keeps_its_place():
+    assert rerank("rib belt", {"L9001": 1.0, "A9003": 0.95})[0] == "L9001"
+
+
+def test_rows_far_below_the_top_are_left_alone():
+    assert rerank("zimmer frame", {"E9001": 1.0, "E9004": 0.3}) == ["E9001", "E9004"]
