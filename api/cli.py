@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from codefinder.api.commands import build, evaluate, lookup, search, serve
+from codefinder.api.commands import build, evaluate, lookup, search, serve, train_encoder
 from codefinder.api.context import AppContext
 from codefinder.indexer.errors import CodefinderError
 from codefinder.indexer.settings import Settings
@@ -54,7 +54,14 @@ def main(ctx: click.Context) -> None:
         ctx.obj = AppContext(settings=Settings())
 
 
-for command in (build.build, search.search, lookup.lookup, evaluate.evaluate_command, serve.serve):
+for command in (
+    build.build,
+    search.search,
+    lookup.lookup,
+    evaluate.evaluate_command,
+    serve.serve,
+    train_encoder.train_encoder,
+):
     main.add_command(command)
 
 

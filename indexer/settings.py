@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     default_sources: tuple[str, ...] = DEFAULT_SOURCES
     history_sources: tuple[str, ...] = HISTORY_SOURCES
 
+    # Which encoder weights a build embeds with: "finetuned" (MiniLM fine-tuned on CMS's short descriptors and
+    # drug names, shipped in the package; docs/encoder.md), "base" (plain all-MiniLM-L6-v2), or a folder
+    # `codefinder train-encoder` wrote. Queries always use the model shipped inside the index they search.
+    encoder_model: str = "base"
     # onnx: onnxruntime at query time (the model is exported at build time into the index); torch: sentence-transformers
     encoder_backend: str = "onnx"
     encoder_threads: int = 1
