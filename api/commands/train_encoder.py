@@ -104,6 +104,6 @@ def train_encoder(
         f"{held['base']['recall@10']:.3f} -> {held['trained']['recall@10']:.3f}"
     )
     shipped = recorded_digest(FINETUNED_DIR)
-    if shipped is not None:
+    if shipped is not None and target.resolve() != FINETUNED_DIR:
         same = "reproduces" if shipped == record["weights_sha256"] else "differs from"
         click.echo(f"{same} the shipped weights ({shipped[:12]})")
