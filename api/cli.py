@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from codefinder.api.commands import build, changes, evaluate, lookup, mcp, search, serve, suggest, verify
+from codefinder.api.commands import build, changes, evaluate, lookup, mcp, search, serve, suggest, train_encoder, verify
 from codefinder.api.context import AppContext
 from codefinder.indexer.errors import CodefinderError
 from codefinder.indexer.settings import Settings
@@ -64,6 +64,7 @@ COMMANDS = (
     evaluate.evaluate_command,
     serve.serve,
     mcp.mcp,
+    train_encoder.train_encoder,
 )
 for command in COMMANDS:
     main.add_command(command)

@@ -155,7 +155,18 @@ def corpus_encoder(settings: Settings) -> Encoder:
         backend=settings.encoder_backend,
         threads=max(1, threads or 1),
         int8=False,
+        model=settings.encoder_model,
     )
+
+
+def model_entry(encoder: Encoder, max_tokens: int) -> dict[str, Any]:
+    """The manifest's model: its name (which says which weights), and their sha256 when the encoder knows it."""
+    entry: dict[str, Any] = {"name": encoder.name, "dimension": encoder.dimension, "normalized": True}
+    entry["max_tokens"] = max_tokens
+    digest = getattr(encoder, "weights_sha256", None)
+    if digest:
+        entry["weights_sha256"] = digest
+    return entry
 
 
 def build_index(
@@ -291,12 +302,7 @@ def build_index(
                 "merge_conflicts": dict(merged.conflicts),
                 "counts": count_records(records, now.date()),
                 "facets": summarize(facets),
-                "model": {
-                    "name": encoder.name,
-                    "dimension": encoder.dimension,
-                    "normalized": True,
-                    "max_tokens": settings.embed_max_tokens,
-                },
+                "model": model_entry(encoder, settings.embed_max_tokens),
                 "embedded_this_build": embedded,
                 "inputs_digest": digest,
             },

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     current_list_sections: str = "ABCEJKLPQV"
     current_list_min_coverage: float = 0.5
 
+    # Which encoder weights a build embeds with: "finetuned" (MiniLM fine-tuned on CMS's short descriptors and
+    # drug names, shipped in the package; docs/encoder.md), "base" (plain all-MiniLM-L6-v2), or a folder
+    # `codefinder train-encoder` wrote. Queries always use the model shipped inside the index they search.
+    encoder_model: str = "base"
     # onnx: onnxruntime at query time (the model is exported at build time into the index); torch: sentence-transformers
     encoder_backend: str = "onnx"
     encoder_threads: int = 1

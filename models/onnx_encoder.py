@@ -8,32 +8,37 @@ sentence-transformers model does them, so vectors match the ones the index was b
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 
-from codefinder.models.encoder import MINILM_DIMENSION, MINILM_NAME, packaged_model_path
+from codefinder.models.encoder import MINILM_DIMENSION, MINILM_NAME, EncoderWeights
 
 EXPORT_VERSION = "v2"  # bump when the export changes, so cached exports are redone
 ONNX_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
 TOKENIZER_FILE = "tokenizer.json"
+# Which weights an export holds ({"name", "weights_sha256"}): travels with the model into every index, so a
+# served index names its own model. An export without it predates fine-tuning: plain MiniLM.
+IDENTITY_FILE = "encoder.json"
 
 
-def export_onnx(target_dir: Path, max_tokens: int = 128) -> Path:
-    """Export the packaged model's transformer to ONNX (dynamic batch and length) beside its tokenizer."""
+def export_onnx(target_dir: Path, weights: EncoderWeights, max_tokens: int = 128) -> Path:
+    """Export the weights' transformer to ONNX in fp32 (dynamic batch and length) beside its tokenizer."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     from transformers import AutoModel
 
-    source = packaged_model_path()
+    source = weights.path
     target_dir.mkdir(parents=True, exist_ok=True)
     # eager attention, traced with a padded sample: the graph must apply the attention mask (an all-ones
-    # sample lets the exporter trace a path without it, and padded batch items then embed wrongly)
+    # sample lets the exporter trace a path without it, and padded batch items then embed wrongly).
+    # fp32 whatever the stored precision (fine-tuned weights are stored in fp16).
     bert = AutoModel.from_pretrained(
-        str(source), local_files_only=True, trust_remote_code=False, attn_implementation="eager"
+        str(source), local_files_only=True, trust_remote_code=False, attn_implementation="eager", dtype=torch.float32
     )
     bert.eval()
 
@@ -70,6 +75,8 @@ def export_onnx(target_dir: Path, max_tokens: int = 128) -> Path:
     os.replace(temp, target_dir / ONNX_FILE)
     quantize(target_dir / ONNX_FILE, target_dir / INT8_FILE)
     shutil.copyfile(source / TOKENIZER_FILE, target_dir / TOKENIZER_FILE)
+    identity = {"name": weights.name, "weights_sha256": weights.sha256, "export_version": EXPORT_VERSION}
+    (target_dir / IDENTITY_FILE).write_text(json.dumps(identity, indent=2) + "\n", encoding="utf-8")
     return target_dir / ONNX_FILE
 
 
@@ -84,21 +91,28 @@ def quantize(source: Path, target: Path) -> None:
     os.replace(temp, target)
 
 
-def ensure_onnx(cache_dir: Path, max_tokens: int = 128) -> Path:
-    """The exported model in the cache (exported on first use, keyed by the packaged weights' size)."""
-    weights = packaged_model_path() / "model.safetensors"
-    key = f"{MINILM_NAME}-{weights.stat().st_size}-{EXPORT_VERSION}" if weights.is_file() else MINILM_NAME
-    model_dir = cache_dir / "onnx" / key
-    if not all((model_dir / name).is_file() for name in (ONNX_FILE, INT8_FILE, TOKENIZER_FILE)):
-        export_onnx(model_dir, max_tokens)
+def ensure_onnx(cache_dir: Path, weights: EncoderWeights, max_tokens: int = 128) -> Path:
+    """The weights' export in the cache (exported on first use, keyed by the weights' sha256)."""
+    model_dir = cache_dir / "onnx" / f"{weights.name}-{weights.sha256[:16]}-{EXPORT_VERSION}"
+    if not all((model_dir / name).is_file() for name in (ONNX_FILE, INT8_FILE, TOKENIZER_FILE, IDENTITY_FILE)):
+        export_onnx(model_dir, weights, max_tokens)
     return model_dir
 
 
+def model_identity(model_dir: Path) -> tuple[str, str | None]:
+    """(name, weights sha256) of an exported model; an export from before fine-tuning is plain MiniLM."""
+    path = model_dir / IDENTITY_FILE
+    if not path.is_file():
+        return MINILM_NAME, None
+    identity = json.loads(path.read_text(encoding="utf-8"))
+    return str(identity["name"]), identity.get("weights_sha256")
+
+
 def copy_model(model_dir: Path, target_dir: Path) -> None:
-    """Put the query-time model (int8 and tokenizer) into an index directory (hard links when possible).
-    The fp32 model the corpus was embedded with stays in the cache: serving never loads it."""
+    """Put the query-time model (int8, tokenizer, identity) into an index directory (hard links when
+    possible). The fp32 model the corpus was embedded with stays in the cache: serving never loads it."""
     target_dir.mkdir(parents=True, exist_ok=True)
-    for name in (INT8_FILE, TOKENIZER_FILE):
+    for name in (INT8_FILE, TOKENIZER_FILE, IDENTITY_FILE):
         try:
             os.link(model_dir / name, target_dir / name)
         except OSError:
@@ -112,7 +126,7 @@ class OnnxEncoder:
         import onnxruntime
         from tokenizers import Tokenizer
 
-        self.name = MINILM_NAME
+        self.name, self.weights_sha256 = model_identity(model_dir)
         self.dimension = MINILM_DIMENSION
         self.model_dir = model_dir
         self._tokenizer = Tokenizer.from_file(str(model_dir / TOKENIZER_FILE))

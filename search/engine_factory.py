@@ -16,8 +16,8 @@ from codefinder.search.loader import load_index
 
 
 def query_encoder(settings: Settings, index: Path | None = None) -> Encoder:
-    """The model that embeds queries: the ONNX export shipped inside the index (no torch import), else one
-    exported into the cache; torch (sentence-transformers) if configured."""
+    """The model that embeds queries: the ONNX export shipped inside the index (no torch import), else the
+    configured weights (``encoder_model``) exported into the cache; torch (sentence-transformers) if configured."""
     build_dir = resolve_build_dir(index or settings.index)
     bundled = build_dir / MODEL_DIR if build_dir is not None else None
     return load_encoder(
@@ -27,6 +27,7 @@ def query_encoder(settings: Settings, index: Path | None = None) -> Encoder:
         backend=settings.encoder_backend,
         threads=settings.encoder_threads,
         int8=settings.encoder_int8,
+        model=settings.encoder_model,
     )
 
 

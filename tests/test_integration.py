@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from codefinder.api.cli import main
 from codefinder.indexer.settings import Settings
 from codefinder.indexer.sources import read_source
+from codefinder.models.encoder import resolve_weights
 from codefinder.search.engine import SearchOptions
 from codefinder.search.filters import Filters
 from tests.conftest import shared_data_present
@@ -83,7 +84,9 @@ def test_oxygen_concentrator_from_the_cli(real_context):
 def test_manifest_of_the_real_build(real_engine):
     manifest = real_engine.index.manifest
     assert manifest["counts"]["by_kind"]["modifier"] == 383
-    assert manifest["model"]["name"] == "all-MiniLM-L6-v2" and manifest["model"]["dimension"] == 384
+    weights = resolve_weights(SETTINGS.encoder_model)  # the configured weights, named by what they hold
+    assert manifest["model"]["name"] == weights.name and manifest["model"]["dimension"] == 384
+    assert manifest["model"]["weights_sha256"] == weights.sha256
     assert [s["shape"] for s in manifest["sources"]] == [
         "hcpcs-workbook",
         "hcpcs-noc-workbook",
@@ -170,13 +173,15 @@ def test_onnx_encoder_matches_sentence_transformers(real_context):
     import numpy as np
 
     from codefinder.indexer import layout
-    from codefinder.models.encoder import SentenceTransformerEncoder
+    from codefinder.models.encoder import SentenceTransformerEncoder, resolve_weights
     from codefinder.models.onnx_encoder import OnnxEncoder, ensure_onnx
 
-    torch_side = SentenceTransformerEncoder()
+    weights = resolve_weights(real_context.settings.encoder_model)
+    torch_side = SentenceTransformerEncoder(weights=weights)
     texts = ["cpap machine", "INJ KETOROLAC 15MG", "Continuous positive airway pressure (cpap) device", "x " * 400]
     reference = torch_side.encode(texts)
-    fp32 = OnnxEncoder(ensure_onnx(real_context.settings.cache_dir))  # what the build embeds the corpus with
+    fp32 = OnnxEncoder(ensure_onnx(real_context.settings.cache_dir, weights))  # what the build embeds the corpus with
+    assert fp32.name == torch_side.name == weights.name
     assert np.allclose(fp32.encode(texts), reference, atol=1e-4)
     # a padded batch must embed each text exactly as alone (the build embeds in batches)
     assert np.allclose(fp32.encode(texts, batch_size=64), np.vstack([fp32.encode([t]) for t in texts]), atol=1e-5)
@@ -216,3 +221,32 @@ def test_suggest_reads_a_note_on_the_real_index(real_engine):
     orthosis = next(item for code, item in items.items() if code.startswith("L"))
     assert orthosis.codes[0].modifiers == ["LT"]
     assert not any(code.startswith(("E07", "P90")) for code in items)  # the leg is a site, platelets a reason
+
+
+def test_the_shipped_fine_tuned_weights_load_offline_match_their_record_and_embed_deterministically(monkeypatch):
+    """The encoder fine-tuned on CMS text ships in the package: its weights are the ones train-encoder recorded,
+    load without a network, and give the same vectors every time (torch and the fp32 ONNX export alike)."""
+    import numpy as np
+
+    from codefinder.models.encoder import FINETUNED_DIR, SentenceTransformerEncoder, recorded_digest
+    from codefinder.models.onnx_encoder import OnnxEncoder, ensure_onnx
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    if not (FINETUNED_DIR / "training.json").is_file():
+        pytest.skip("no fine-tuned weights shipped (the default encoder is base; docs/encoder.md)")
+    weights = resolve_weights("finetuned")
+    assert weights.path == FINETUNED_DIR and weights.sha256 == recorded_digest(FINETUNED_DIR)
+    assert weights.name == f"all-MiniLM-L6-v2-cms-{weights.sha256[:12]}"
+    record = json.loads((FINETUNED_DIR / "training.json").read_text())
+    assert {entry["name"] for entry in record["inputs"]} <= {p.name for p in SETTINGS.data_dir.rglob("*")}
+    assert not any("eval" in entry["name"] or "chargemaster" in entry["name"] for entry in record["inputs"])
+    texts = ["FOAM DRSG <=16 SQ IN W/O BDR", "keytruda", "Walker, rigid (pickup), adjustable or fixed height"]
+    first = SentenceTransformerEncoder(weights=weights).encode(texts)
+    again = SentenceTransformerEncoder(weights=weights).encode(texts)
+    assert first.dtype == np.float32 and np.array_equal(first, again)
+    exported = OnnxEncoder(ensure_onnx(SETTINGS.cache_dir, weights))
+    assert exported.name == weights.name and exported.weights_sha256 == weights.sha256
+    assert np.allclose(exported.encode(texts), first, atol=1e-4)
+    base = SentenceTransformerEncoder(weights=resolve_weights("base")).encode(texts)
+    assert not np.allclose(base, first, atol=1e-3)  # fine-tuning changed the model

@@ -50,6 +50,9 @@ def test_the_wheel_installs_one_namespace_with_its_data(wheel):
         "codefinder/search/engine.py",
         "codefinder/indexer/sources/detect.py",
         "codefinder/models/encoder.py",
+        "codefinder/models/finetuned/model.safetensors",  # the CMS fine-tune (CODEFINDER_ENCODER_MODEL=finetuned)
+        "codefinder/models/finetuned/training.json",
+        "codefinder/models/finetuned/1_Pooling/config.json",
     ):
         assert shipped in names, shipped
     assert not any("/index/" in name or "/cache/" in name or name.endswith(".onnx") for name in names)

@@ -65,6 +65,7 @@ def build(
         f"({counts['by_kind'].get('code', 0)} codes, {counts['by_kind'].get('modifier', 0)} modifiers), "
         f"{result.embedded} newly embedded, {result.seconds:.1f} s -> {result.build_dir}"
     )
+    click.echo(f"  encoder: {result.manifest['model']['name']}")
     for source in result.manifest["sources"]:
         skipped = f", {source['skipped']} lines skipped" if source["skipped"] else ""
         click.echo(f"  {source['name']}: {source['shape']}, {source['records']} records{skipped}")
