@@ -271,6 +271,7 @@ class ClusterRun:
         writer = PartsWriter(self.output, header, self.output_format)
         try:
             with cluster_client(self.spec, self.settings, str(self.settings.index)) as client:
+                ready = watch.seconds
                 if self.on_start is not None:
                     self.on_start(dashboard_link(client, self.spec))
                 tally = run_partitions(
@@ -278,7 +279,7 @@ class ClusterRun:
                 )
                 summary = summary_of(
                     job, source, str(self.spec), client, tally, watch.seconds, self.output_format,
-                    counts=dict(tally.counts),
+                    counts=dict(tally.counts), startup_seconds=round(ready, 2),
                 )
             summary = writer.finish(summary)
         finally:
