@@ -9,7 +9,10 @@ from typing import Any
 
 import click
 
+from codefinder.api.cluster import CLUSTER_HELP, ClusterError, ClusterSpec, parse_cluster
+from codefinder.api.cluster_jobs import OUTPUT_FORMATS, PARTITION_ROWS
 from codefinder.api.context import AppContext
+from codefinder.indexer.settings import Settings
 from codefinder.search.engine import CARE_SETTINGS, SearchOptions
 from codefinder.search.filters import Filters
 
@@ -82,3 +85,43 @@ def search_options(
 ) -> SearchOptions:
     filters = Filters.checked(system, level, section, kind, include_terminated, as_of.date() if as_of else None)
     return SearchOptions(limit=limit, offset=offset, mode=mode, filters=filters, setting=setting)
+
+
+def _cluster(_ctx: click.Context, _param: click.Parameter, value: str) -> ClusterSpec:
+    try:
+        return parse_cluster(value)
+    except ClusterError as error:
+        raise click.BadParameter(str(error)) from error
+
+
+def cluster_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--cluster`` and what a cluster run writes: parts of how many input rows, as CSV or Parquet."""
+    for option in reversed(
+        [
+            click.option("--cluster", default="none", show_default=True, callback=_cluster, help=CLUSTER_HELP),
+            click.option(
+                "--partition-rows",
+                type=click.IntRange(1, 1_000_000),
+                default=PARTITION_ROWS,
+                show_default=True,
+                help="With --cluster: input rows per task and per output part (whole chunks).",
+            ),
+            click.option(
+                "--output-format",
+                type=click.Choice(OUTPUT_FORMATS),
+                default="csv",
+                show_default=True,
+                help="With --cluster: the format of the output parts.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def file_job_settings(app: AppContext) -> Settings:
+    """The settings of a file command: no query vectors kept from one chunk for the next, so a chunk's answers
+    depend on the chunk alone (the int8 query model quantizes per batch) — the same in this process, on any
+    cluster worker, and after --resume."""
+    app.settings = app.settings.model_copy(update={"query_embedding_cache": 0})
+    return app.settings

@@ -139,17 +139,21 @@ class Table:
     def __init__(
         self, path: Path, table_format: str | None = None, delimiter: str | None = None, encoding: str = "utf-8-sig"
     ) -> None:
-        if not path.is_file():
-            raise TableError(f"{path}: no such file")
         self.path = path
-        self.format = table_format or SUFFIXES.get(path.suffix.lower()) or sniff_format(path)
+        self.parts = parquet_parts(path) if path.is_dir() else [path]
+        if not path.is_file() and not self.parts:
+            raise TableError(f"{path}: no such file" if not path.exists() else f"{path}: no .parquet files in it")
+        if path.is_dir():
+            self.format = "parquet"
+        else:
+            self.format = table_format or SUFFIXES.get(path.suffix.lower()) or sniff_format(path)
         if self.format not in FORMATS:
             raise TableError(f"{path}: format must be one of {', '.join(FORMATS)}")
         self.encoding = encoding
         self.delimiter = delimiter or ("\t" if self.format == "tsv" else None)
         self.header: list[str] = []
         self.total_rows: int | None = None
-        self.total_bytes = path.stat().st_size
+        self.total_bytes = sum(part.stat().st_size for part in self.parts)
         self._counter: CountingReader | None = None
         if self.format == "parquet":
             self._open_parquet()
@@ -183,12 +187,17 @@ class Table:
     def _open_parquet(self) -> None:
         import pyarrow.parquet as pq  # only a Parquet input pays for importing pyarrow
 
-        try:
-            self._parquet = pq.ParquetFile(self.path)
-        except Exception as error:  # pyarrow raises its own error kinds for a file that is not Parquet
-            raise TableError(f"{self.path}: not a Parquet file ({error})") from error
-        self.header = list(self._parquet.schema_arrow.names)
-        self.total_rows = self._parquet.metadata.num_rows
+        self._parquet_files = []
+        for part in self.parts:
+            try:
+                self._parquet_files.append(pq.ParquetFile(part))
+            except Exception as error:  # pyarrow raises its own error kinds for a file that is not Parquet
+                raise TableError(f"{part}: not a Parquet file ({error})") from error
+        self.header = list(self._parquet_files[0].schema_arrow.names)
+        for part, parquet in zip(self.parts, self._parquet_files, strict=True):
+            if list(parquet.schema_arrow.names) != self.header:
+                raise TableError(f"{part}: its columns differ from {self.parts[0].name}'s ({', '.join(self.header)})")
+        self.total_rows = sum(parquet.metadata.num_rows for parquet in self._parquet_files)
 
     def rows(self, after: int = 0) -> Iterator[InputRow | BadRow]:
         """Every row after line (or row) ``after``, as read: ``InputRow`` or ``BadRow``."""
@@ -205,18 +214,20 @@ class Table:
                 raise self._not_text(error) from error
 
     def _parquet_rows(self, after: int) -> Iterator[InputRow | BadRow]:
+        """Rows numbered from 1 across the parts of a folder, in the order of their names."""
         number = 0
-        for group in range(self._parquet.num_row_groups):
-            size = self._parquet.metadata.row_group(group).num_rows
-            if number + size <= after:  # a resumed run skips whole row groups unread
-                number += size
-                continue
-            for batch in self._parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=[group]):
-                columns = {name: batch.column(name).to_pylist() for name in batch.schema.names}
-                for i in range(batch.num_rows):
-                    number += 1
-                    if number > after:
-                        yield InputRow(number, {name: cell_text(values[i]) for name, values in columns.items()})
+        for parquet in self._parquet_files:
+            for group in range(parquet.num_row_groups):
+                size = parquet.metadata.row_group(group).num_rows
+                if number + size <= after:  # a resumed run skips whole row groups unread
+                    number += size
+                    continue
+                for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=[group]):
+                    columns = {name: batch.column(name).to_pylist() for name in batch.schema.names}
+                    for i in range(batch.num_rows):
+                        number += 1
+                        if number > after:
+                            yield InputRow(number, {name: cell_text(values[i]) for name, values in columns.items()})
 
 
 def csv_records(
@@ -266,6 +277,17 @@ def cell_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def parquet_parts(folder: Path) -> list[Path]:
+    """The Parquet files of a folder of parts (as Dask, Spark or pyarrow write them), by name; hidden and
+    underscore files (``_SUCCESS``, ``_metadata``) are not parts."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        path for path in folder.rglob("*.parquet")
+        if path.is_file() and not any(part.startswith((".", "_")) for part in path.relative_to(folder).parts)
+    )
 
 
 def sniff_format(path: Path) -> str:

@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import html
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,20 +57,25 @@ def needs_review(row: dict[str, str]) -> bool:
 
 def report_stats(report: Path, keep: int = ROWS_SHOWN) -> ReportStats:
     """Counts by verdict, by section and by flag, and the first ``keep`` rows needing review, read row by row."""
-    stats = ReportStats()
     with report.open(encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle):
-            verdict = row.get("verdict", "")
-            stats.rows += 1
-            stats.verdicts[verdict] += 1
-            stats.by_section[row.get("section") or "—"][verdict] += 1
-            flags = [flag.split(":", 1)[0] for flag in (row.get("flags") or "").split(SEPARATOR) if flag]
-            stats.flags.update(flags)
-            stats.flagged_rows += bool(flags)
-            if needs_review(row):
-                stats.to_review_total += 1
-                if len(stats.to_review) < keep:
-                    stats.to_review.append(row)
+        return rows_stats(csv.DictReader(handle), keep)
+
+
+def rows_stats(rows: Iterable[dict[str, str]], keep: int = ROWS_SHOWN) -> ReportStats:
+    """``report_stats`` of report rows from anywhere (a cluster run's parts)."""
+    stats = ReportStats()
+    for row in rows:
+        verdict = row.get("verdict", "")
+        stats.rows += 1
+        stats.verdicts[verdict] += 1
+        stats.by_section[row.get("section") or "—"][verdict] += 1
+        flags = [flag.split(":", 1)[0] for flag in (row.get("flags") or "").split(SEPARATOR) if flag]
+        stats.flags.update(flags)
+        stats.flagged_rows += bool(flags)
+        if needs_review(row):
+            stats.to_review_total += 1
+            if len(stats.to_review) < keep:
+                stats.to_review.append(row)
     return stats
 
 

@@ -53,7 +53,7 @@ def run_identity(table: Table, options: TableOptions, engine: SearchEngine) -> d
     stat = table.path.stat()
     return {
         "input": str(table.path.resolve()),
-        "input_bytes": stat.st_size,
+        "input_bytes": table.total_bytes,
         "input_mtime_ns": stat.st_mtime_ns,
         "format": table.format,
         "options": {

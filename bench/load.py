@@ -97,15 +97,19 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
 
 
 @contextmanager
-def running_server(workdir: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
-    """``codefinder serve`` on a free loopback port (``env``: extra settings); always stopped on the way out."""
+def running_server(
+    workdir: Path, env: dict[str, str] | None = None, extra_args: tuple[str, ...] = ()
+) -> Iterator[Server]:
+    """``codefinder serve`` on a free loopback port (``env``: extra settings, ``extra_args``: options such as
+    ``--workers 2``); always stopped on the way out."""
     port = free_port()
     log = workdir / "serve.log"
     base = f"http://127.0.0.1:{port}"
     with log.open("wb") as log_handle:
         started = time.perf_counter()
         process = subprocess.Popen(
-            [str(CODEFINDER), "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            [str(CODEFINDER), "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+             *extra_args],
             cwd=PROJECT_ROOT,
             stdout=log_handle,
             stderr=subprocess.STDOUT,

@@ -1,7 +1,8 @@
 """Run the benchmark suite; write bench/results/bench.json and bench/results/bench.md; print the table.
 
     python -m bench.run                              # (make bench) everything, about 5 minutes
-    python -m bench.run --only latency,http          # a subset: latency, devlines, suggest, batch, http, soak, build
+    python -m bench.run --only latency,http          # a subset: latency, devlines, suggest, batch, http, soak,
+                                                     # build, cluster, workers (bench.scaling: Dask batch, --workers)
 
 Needs a built index (``codefinder build``) and ``wrk`` for the http section (``apt-get install wrk``).
 Sections not run keep their previous results in bench.json (each is stamped with when it was measured).
@@ -19,12 +20,12 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import buildtime, devlines, latency, load, soak, suggest_latency
+from bench import buildtime, devlines, latency, load, scaling, soak, suggest_latency
 from bench.common import Row, Section, machine
 from codefinder.indexer.settings import PROJECT_ROOT, Settings
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
-SECTIONS = ("latency", "devlines", "suggest", "batch", "http", "soak", "build")
+SECTIONS = ("latency", "devlines", "suggest", "batch", "http", "soak", "build", "cluster", "workers")
 
 
 def cpu_times() -> tuple[int, int]:
@@ -89,6 +90,13 @@ def run_sections(chosen: list[str], n: int, duration: int, settings: Settings) -
             done.append(buildtime.run(settings))
         except Exception as error:
             done.append(failed("build", error))
+    for name in ("cluster", "workers"):
+        if name in chosen:
+            print(f"{name} ...", flush=True)
+            try:
+                done += scaling.run({name}, settings)
+            except Exception as error:
+                done.append(failed(name, error))
     return done
 
 

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-from codefinder.api.cli_options import app_context, common_options, filter_options, search_options
+from codefinder.api.cli_options import (
+    app_context,
+    cluster_options,
+    common_options,
+    file_job_settings,
+    filter_options,
+    search_options,
+)
+from codefinder.api.cluster import ClusterSpec
+from codefinder.api.cluster_jobs import ClusterRun, cluster_source, lines_file_on_cluster
 from codefinder.api.limits import checked_query
 from codefinder.indexer.errors import CodefinderError
 from codefinder.search.engine import MODES, SearchEngine, SearchOptions
@@ -29,9 +38,12 @@ LINES_PER_CHUNK = 512  # `search --file` reads, embeds and searches this many li
     "--file",
     "query_file",
     type=click.File("r", encoding="utf-8"),
-    help="Search one query per line; prints one JSON line per query.",
+    help="Search one query per line; prints one JSON line per query (with --cluster: writes parts).",
 )
 @filter_options
+@cluster_options
+@click.option("--output", type=click.Path(path_type=Path), default=None,
+              help="With --cluster: the folder of parts (default: FILE's name + .search).")
 @click.pass_context
 def search(
     ctx: click.Context,
@@ -43,6 +55,10 @@ def search(
     mode: str,
     as_json: bool,
     query_file: Any,
+    cluster: ClusterSpec,
+    partition_rows: int,
+    output_format: str,
+    output: Path | None,
     **filters: Any,
 ) -> None:
     """Search codes by description, code or code prefix."""
@@ -54,6 +70,15 @@ def search(
         raise click.UsageError("give a QUERY or --file, not both")
     app = app_context(ctx, index, data_dir)
     options = search_options(limit, offset, mode, **filters)
+    if query_file is not None:
+        settings = file_job_settings(app)
+        if not cluster.in_process:
+            source = cluster_source(query_file)
+            run = ClusterRun(cluster, settings, output or source.with_name(f"{source.stem}.search"), output_format,
+                             partition_rows)
+            lines_file_on_cluster(run, "search", source, numbered_lines(query_file), LINES_PER_CHUNK,
+                                  search_partition_task(), (options,))
+            return
     engine = app.engine()
     if query_file is not None:
         for payload in search_lines(engine, query_file, options):
@@ -70,20 +95,40 @@ def search(
 def search_lines(engine: SearchEngine, lines: Iterable[str], options: SearchOptions) -> Iterator[dict[str, Any]]:
     """One JSON-ready answer per non-blank line, in order: the search, or the line number and why the line
     was refused (the API's limits). Read and searched a chunk at a time, so a long file streams."""
+    for chunk in _chunks(numbered_lines(lines), LINES_PER_CHUNK):
+        yield from search_chunk(engine, chunk, options)
+
+
+def numbered_lines(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
+    """(line number, text) of every non-blank line."""
     numbered = ((number, line.strip()) for number, line in enumerate(lines, start=1))
-    for chunk in _chunks(((n, text) for n, text in numbered if text), LINES_PER_CHUNK):
-        answers: dict[int, dict[str, Any]] = {}
-        valid: list[tuple[int, str]] = []
-        for number, text in chunk:
-            try:
-                valid.append((number, checked_query(text, f"line {number}")))
-            except CodefinderError as error:
-                answers[number] = {"line": number, "query": text[:80], "error": str(error)}
-        responses = engine.search_many([text for _, text in valid], options)
-        for (number, _), response in zip(valid, responses, strict=True):
-            answers[number] = {"line": number, **response.to_dict()}
-        for number, _ in chunk:
-            yield answers[number]
+    return ((number, text) for number, text in numbered if text)
+
+
+def search_chunk(
+    engine: SearchEngine, chunk: Sequence[tuple[int, str]], options: SearchOptions
+) -> Iterator[dict[str, Any]]:
+    """The answers of one chunk of numbered lines, searched together (``search_many``); the unit a cluster
+    worker runs too, so both give the same answers."""
+    answers: dict[int, dict[str, Any]] = {}
+    valid: list[tuple[int, str]] = []
+    for number, text in chunk:
+        try:
+            valid.append((number, checked_query(text, f"line {number}")))
+        except CodefinderError as error:
+            answers[number] = {"line": number, "query": text[:80], "error": str(error)}
+    responses = engine.search_many([text for _, text in valid], options)
+    for (number, _), response in zip(valid, responses, strict=True):
+        answers[number] = {"line": number, **response.to_dict()}
+    for number, _ in chunk:
+        yield answers[number]
+
+
+def search_partition_task() -> Any:
+    """The worker's task (imported here only on the cluster path: it imports distributed)."""
+    from codefinder.api.cluster_engine import search_partition
+
+    return search_partition
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

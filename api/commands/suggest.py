@@ -10,7 +10,9 @@ from typing import Any
 
 import click
 
-from codefinder.api.cli_options import SETTING_OPTION, app_context, common_options
+from codefinder.api.cli_options import SETTING_OPTION, app_context, cluster_options, common_options, file_job_settings
+from codefinder.api.cluster import ClusterSpec
+from codefinder.api.cluster_jobs import ClusterRun, cluster_source, lines_file_on_cluster
 from codefinder.api.limits import MAX_LIMIT_PER_ITEM, checked_document
 from codefinder.indexer.errors import CodefinderError
 from codefinder.search.engine import SearchEngine
@@ -30,6 +32,9 @@ from codefinder.search.suggest.pipeline import SuggestResponse, suggest
 @click.option("--limit-per-item", type=click.IntRange(1, MAX_LIMIT_PER_ITEM), default=5, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @SETTING_OPTION
+@cluster_options
+@click.option("--output", type=click.Path(path_type=Path), default=None,
+              help="With --cluster: the folder of parts (default: FILE's name + .suggest).")
 @click.pass_context
 def suggest_command(
     ctx: click.Context,
@@ -41,13 +46,30 @@ def suggest_command(
     limit_per_item: int,
     as_json: bool,
     setting: str,
+    cluster: ClusterSpec,
+    partition_rows: int,
+    output_format: str,
+    output: Path | None,
 ) -> None:
     """Find each billable item a note, order or MAR entry names, with its codes, units and modifiers."""
     if (text is None) == (document_file is None):
         raise click.UsageError("give a TEXT or --file, not both")
     if whole and document_file is None:
         raise click.UsageError("--whole goes with --file")
-    engine = app_context(ctx, index, data_dir).engine()
+    app = app_context(ctx, index, data_dir)
+    if document_file is not None:
+        settings = file_job_settings(app)
+        if not cluster.in_process:
+            if whole:
+                raise click.UsageError("--whole is one document: run it without --cluster")
+            source = cluster_source(document_file)
+            run = ClusterRun(cluster, settings, output or source.with_name(f"{source.stem}.suggest"), output_format,
+                             partition_rows)
+            numbered = ((n, document) for n, document in enumerate(document_file, start=1) if document.strip())
+            lines_file_on_cluster(run, "suggest", source, numbered, 1, suggest_partition_task(),
+                                  (setting, limit_per_item))
+            return
+    engine = app.engine()
     if document_file is not None:
         documents = [(1, document_file.read())] if whole else enumerate(document_file, start=1)
         for payload in suggest_lines(engine, documents, setting, limit_per_item):
@@ -74,6 +96,13 @@ def suggest_lines(
             yield {"line": number, "text": document[:80], "error": str(error)}
             continue
         yield {"line": number, **response.to_dict()}
+
+
+def suggest_partition_task() -> Any:
+    """The worker's task (imported here only on the cluster path: it imports distributed)."""
+    from codefinder.api.cluster_engine import suggest_partition
+
+    return suggest_partition
 
 
 def _print_table(response: SuggestResponse) -> None:

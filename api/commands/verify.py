@@ -9,6 +9,7 @@ section. ``--resume`` continues a run that was stopped; a malformed row is repor
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sys
 from pathlib import Path
@@ -17,17 +18,23 @@ import click
 from tqdm import tqdm
 
 from codefinder.api import limits
-from codefinder.api.cli_options import SETTING_OPTION, app_context, common_options
+from codefinder.api.cli_options import SETTING_OPTION, app_context, cluster_options, common_options, file_job_settings
+from codefinder.api.cluster import ClusterSpec
+from codefinder.api.cluster_jobs import ERRORS, SUMMARY, ClusterRun, read_parts, verify_on_cluster
 from codefinder.api.tables import FORMATS, Table, detect_columns, report_names
-from codefinder.api.verify_html import report_stats, write_html
+from codefinder.api.verify_html import report_stats, rows_stats, write_html
 from codefinder.api.verify_report import CHUNK_ROWS, verify_table
-from codefinder.search.verify_table import TableOptions
+from codefinder.search.verify_table import Columns, TableOptions
 
 MALFORMED_SHOWN = 20
 
 
 def default_report(source: Path) -> Path:
     return source.with_name(f"{source.stem}.report.csv")
+
+
+def default_parts(source: Path) -> Path:
+    return source.with_name(f"{source.stem}.report")
 
 
 @click.command(name="verify")
@@ -53,6 +60,7 @@ def default_report(source: Path) -> Path:
 @click.option("--chunk-rows", type=click.IntRange(1, limits.MAX_VERIFY_ITEMS), default=CHUNK_ROWS, show_default=True,
               help="Rows verified (and written) at a time.")
 @SETTING_OPTION
+@cluster_options
 @click.pass_context
 def verify_command(
     ctx: click.Context,
@@ -74,9 +82,14 @@ def verify_command(
     strict: bool,
     chunk_rows: int,
     setting: str,
+    cluster: ClusterSpec,
+    partition_rows: int,
+    output_format: str,
 ) -> None:
-    """Check the code of every line of FILE (CSV, TSV or Parquet) against its description; write a report."""
+    """Check the code of every line of FILE (CSV, TSV, Parquet, or a folder of Parquet parts) against its
+    description; write a report (with --cluster: a folder of parts, errors.csv and summary.json)."""
     app = app_context(ctx, index, data_dir)
+    settings = file_job_settings(app)
     table = Table(file, table_format, delimiter, encoding)
     given = {
         "description": description_column,
@@ -92,6 +105,14 @@ def verify_command(
         candidates=candidates,
         max_description_chars=limits.MAX_VERIFY_DESCRIPTION_CHARS,
     )
+    if not cluster.in_process:
+        if resume:
+            raise click.UsageError("--resume goes with --cluster none; a cluster run is started again whole")
+        run = ClusterRun(cluster, settings, report or default_parts(file), output_format, partition_rows)
+        verify_cluster(run, table, options, chunk_rows, strict, html, columns)
+        return
+    if output_format != "csv":
+        raise click.UsageError("--output-format goes with --cluster (the in-process report is one CSV)")
     report = report or default_report(file)
     engine = app.engine()
     by_bytes = table.total_rows is None
@@ -129,4 +150,34 @@ def verify_command(
         html_path = Path(html) if html else report.with_suffix(".html")
         names = report_names(table.header)
         write_html(stats, html_path, file.name, names[columns.description], names[columns.code])
+        click.echo(f"html: {html_path}")
+
+
+def verify_cluster(
+    run: ClusterRun, table: Table, options: TableOptions, chunk_rows: int, strict: bool, html: str | None,
+    columns: Columns,
+) -> None:
+    """The cluster path: parts written by this process as workers answer them, then the same summary line."""
+    bar = tqdm(total=table.total_rows, unit=" rows", desc=f"verifying {table.path.name} on {run.spec}", disable=None,
+               file=sys.stderr)
+
+    def started(link: str | None) -> None:
+        if link:
+            tqdm.write(f"dashboard: {link}", file=sys.stderr)
+
+    with bar:
+        tally, _ = verify_on_cluster(
+            dataclasses.replace(run, on_start=started, on_part=bar.update), table, options, chunk_rows, strict
+        )
+    for why in tally.first_errors[:MALFORMED_SHOWN]:
+        click.echo(f"codefinder: skipped {why}", err=True)
+    if tally.errors > MALFORMED_SHOWN:
+        click.echo(f"codefinder: … and {tally.errors - MALFORMED_SHOWN:,} more malformed rows (in {ERRORS})", err=True)
+    stats = rows_stats(read_parts(run.output))
+    click.echo(stats.summary_line())
+    click.echo(f"report: {run.output} ({tally.parts} parts, {ERRORS}, {SUMMARY})")
+    if html is not None:
+        html_path = Path(html) if html else run.output.with_suffix(".html")
+        names = report_names(table.header)
+        write_html(stats, html_path, table.path.name, names[columns.description], names[columns.code])
         click.echo(f"html: {html_path}")
