@@ -238,6 +238,7 @@ class QueryRewriter:
                 weight = min(weight, self._number_weight)
             for stem in analyze(expansion.target):
                 terms[stem] = max(terms.get(stem, 0.0), weight)
+        respell_phrases(terms, expansions)
         noc = self._unclassified(tokens, expansions)
         if noc is not None:
             expansions.append(noc[1])
@@ -445,3 +446,17 @@ class QueryRewriter:
             return candidates[0]
         scored = [(self._cooccurrence(c.corrected, others), -i, c) for i, c in enumerate(candidates)]
         return max(scored, key=lambda item: (item[0], item[1]))[2]
+
+
+def respell_phrases(terms: dict[str, float], expansions: list[Expansion]) -> None:
+    """Words written apart that are one word respelled ("wheel chair" is "wheelchair") stand for that word
+    alone: their parts would otherwise match every descriptor with a wheel or a chair in it."""
+    for expansion in expansions:
+        if expansion.kind != "spelling" or " " not in expansion.source.strip():
+            continue
+        target = set(analyze(expansion.target))
+        for stem in analyze(expansion.source):
+            if stem not in target:
+                terms.pop(stem, None)
+        for stem in target:
+            terms[stem] = 1.0
