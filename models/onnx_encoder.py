@@ -9,8 +9,12 @@ sentence-transformers model does them, so vectors match the ones the index was b
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +34,11 @@ def export_onnx(target_dir: Path, weights: EncoderWeights, max_tokens: int = 128
     """Export the weights' transformer to ONNX in fp32 (dynamic batch and length) beside its tokenizer."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
+    import transformers
     from transformers import AutoModel
 
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
     source = weights.path
     target_dir.mkdir(parents=True, exist_ok=True)
     # eager attention, traced with a padded sample: the graph must apply the attention mask (an all-ones
@@ -58,7 +65,11 @@ def export_onnx(target_dir: Path, weights: EncoderWeights, max_tokens: int = 128
     sample_ids = torch.tensor([[101, 2023, 2003, 1037, 3231, 6251, 1012, 102], [101, 7592, 102, 0, 0, 0, 0, 0]])
     sample_mask = (sample_ids != 0).to(torch.int64)
     temp = target_dir / f".{ONNX_FILE}.tmp"
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # The tracer's notes on this fixed graph: the padded sample above is what makes the trace general, and
+        # the indexing it warns about never sees negative indices. Nothing a user could act on.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message="Exporting aten::index operator", category=UserWarning)
         torch.onnx.export(
             model,
             (sample_ids, sample_mask, torch.zeros_like(sample_ids)),
@@ -87,8 +98,35 @@ def quantize(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     temp = target.with_name(f".{target.name}.tmp")
-    quantize_dynamic(str(source), str(temp), per_channel=True, weight_type=QuantType.QInt8)
+    with without_preprocessing_hint():
+        quantize_dynamic(str(source), str(temp), per_channel=True, weight_type=QuantType.QInt8)
     os.replace(temp, target)
+
+
+class _PreprocessingHint(logging.Filter):
+    """onnxruntime's advice to pre-process image models before quantizing: it does not apply to this one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+
+@contextmanager
+def without_preprocessing_hint() -> Iterator[None]:
+    """Drop only that hint, which onnxruntime logs on the root logger; every other warning still shows."""
+    root = logging.getLogger()
+    hint = _PreprocessingHint()
+    # logging.warning() on a root logger with no handler would install one for the rest of the process
+    handler = logging.StreamHandler() if not root.handlers else None
+    if handler is not None:
+        handler.addFilter(hint)
+        root.addHandler(handler)
+    root.addFilter(hint)
+    try:
+        yield
+    finally:
+        root.removeFilter(hint)
+        if handler is not None:
+            root.removeHandler(handler)
 
 
 def ensure_onnx(cache_dir: Path, weights: EncoderWeights, max_tokens: int = 128) -> Path:
