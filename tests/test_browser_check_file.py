@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.browser import CHROMIUM, CHROMIUM_ARGS
 from codefinder.api.context import AppContext
 from tests.test_browser import WAIT_MS, serve
 
@@ -40,8 +41,6 @@ def csv_bytes() -> bytes:
 
 @pytest.fixture(scope="module")
 def browser():
-    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
-
     with playwright_api.sync_playwright() as p:
         launched = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
@@ -75,7 +74,9 @@ def test_check_a_file_shows_the_report_and_downloads_it(page):
     page.on("request", lambda request: posts.append(request.url) if request.url.endswith("/verify/csv") else None)
     page.click("#check-file-toggle")
     expect(page.locator("#check-file")).to_be_visible()
-    expect(page.locator("main.workspace")).to_be_hidden()
+    expect(page.locator("#check-file-toggle")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#workspace")).to_be_hidden()
+    expect(page.locator("#q")).to_be_hidden()  # the search box belongs to the other mode
     expect(page.locator("#cf-file")).to_be_focused()
 
     page.set_input_files("#cf-file", files=[{"name": "lines.csv", "mimeType": "text/csv", "buffer": csv_bytes()}])
@@ -118,9 +119,20 @@ def test_check_a_file_shows_the_report_and_downloads_it(page):
     assert numbers == sorted(numbers) and numbers[:8] == list(range(2, 10)) and numbers[8] == 11
     assert {row["verdict"] for row in report if row["HCPCS"] == "99213"} == {"needs_cpt"}
 
-    page.click("#cf-back")
-    expect(page.locator("main.workspace")).to_be_visible()
+    # a better code opens in the search mode's details
+    page.fill("#cf-filter", "walker")
+    page.select_option("#cf-verdict", "suspect")
+    better = rows.first.locator("button.link").first
+    code = better.inner_text()
+    better.click()
     expect(page.locator("#check-file")).to_be_hidden()
+    expect(page.locator("#details-body .record-code")).to_have_text(code)
+    page.click("#check-file-toggle")
+    expect(rows.first).to_be_visible()  # the report is still there
+    page.click("#mode-search")
+    expect(page.locator("#workspace")).to_be_visible()
+    expect(page.locator("#check-file")).to_be_hidden()
+    expect(page.locator("#q")).to_be_focused()
 
 
 def test_the_check_a_code_form_shows_why(page):
@@ -132,4 +144,4 @@ def test_the_check_a_code_form_shows_why(page):
     page.fill("#v-description", "wrist splint")
     page.fill("#v-code", "L9901-LT-RT")
     page.click("#v-submit")
-    expect(page.locator("#verify-result .why[data-rule='modifier_conflict']")).to_contain_text("LT")
+    expect(page.locator("#verify-result .flags .why[data-rule='modifier_conflict']")).to_contain_text("LT")
