@@ -43,10 +43,14 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing Debian's chromium for the browser test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing Debian's nodejs and npm for the accessibility check"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
 	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 
+# BROWSER_TESTS=required: a browser test that finds no Chromium or axe-core fails instead of skipping.
 test: install lint browser
-	$(BIN)/python -m pytest -q
+	BROWSER_TESTS=required $(BIN)/python -m pytest -q
 
 eval: install
 	$(BIN)/codefinder eval ../shared/data/eval/dev_chargemaster.csv --cap-per-code 3

@@ -4,6 +4,7 @@ runs ``npm ci`` there from its package-lock.json)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -38,3 +39,9 @@ def context_options(width: int, scheme: str) -> dict[str, Any]:
         "is_mobile": phone,
         "has_touch": phone,
     }
+
+
+def browser_tests_required() -> bool:
+    """Whether a browser test that finds no Chromium or axe-core must fail rather than skip: under CI and
+    ``make test`` (which installs both first, so a missing one is a broken install, not a choice)."""
+    return bool(os.environ.get("CI")) or os.environ.get("BROWSER_TESTS") == "required"

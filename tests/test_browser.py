@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import socket
 import threading
@@ -18,10 +17,10 @@ from contextlib import contextmanager
 
 import pytest
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, context_options
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, browser_tests_required, context_options
 
 if not CHROMIUM.is_file():
-    if os.environ.get("CI"):  # CI installs it (make test → make browser): missing there is a failure
+    if browser_tests_required():  # make test runs make browser, which installs it: missing there is a failure
         raise RuntimeError(f"{CHROMIUM} not found; `make browser` installs it")
     pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)", allow_module_level=True)
 playwright_api = pytest.importorskip("playwright.sync_api")

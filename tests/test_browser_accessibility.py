@@ -5,20 +5,20 @@ into the page by Playwright."""
 
 from __future__ import annotations
 
-import os
+import re
 from collections.abc import Iterator
 
 import pytest
 
-from bench.browser import AXE_SCRIPT, SCHEMES, SCREENS, context_options
+from bench.browser import AXE_SCRIPT, SCHEMES, SCREENS, browser_tests_required, context_options
 from codefinder.api.context import AppContext
-from tests.test_browser import WAIT_MS, paste, serve, type_query, wait_for_first
+from tests.test_browser import WAIT_MS, api, paste, serve, type_query, wait_for_first, with_statuses
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
 if not AXE_SCRIPT.is_file():
-    if os.environ.get("CI"):  # make test runs make browser, which installs it: missing there is a failure
+    if browser_tests_required():  # make test runs make browser, which installs it: missing there is a failure
         raise RuntimeError(f"{AXE_SCRIPT} not found; `make browser` installs it (npm ci --prefix tests/browser)")
     pytest.skip(f"{AXE_SCRIPT} not found: run `make browser`", allow_module_level=True)
 
@@ -82,9 +82,14 @@ def test_every_mode_passes_axe(browser, base_url, width, scheme):
         page.goto(base_url + "/")
         found["empty page"] = violations(page)
 
+        # the hits' status badges too: the first is not in the current lists, the second not yet effective
+        walker = with_statuses(api(base_url, "/search", q="walker", limit="20", offset="0", mode="hybrid"))
+        page.route(re.compile(r"/search\?q=walker&"), lambda route: route.fulfill(json=walker))
         type_query(page, "walker")
         wait_for_first(page, "E0130")
-        found["search results"] = violations(page)
+        expect(page.locator("#results > li .badge.notcurrent")).to_have_count(2)
+        found["search results, status badges"] = violations(page)
+        page.unroute(re.compile(r"/search\?q=walker&"))
 
         page.fill("#q", "pizza delivery tonight")  # the notes above the list: no good match
         expect(page.locator("#no-good-match")).to_be_visible()

@@ -301,18 +301,28 @@
         { class: needsReview(row) ? "review" : "", "data-verdict": row.verdict, "data-line": row.line },
         columns.map((column) => {
           const value = row[column] || "";
-          if (column === "verdict") return h("td", null, h("span", { class: `verdict ${value}` }, value.replace("_", " ")));
+          const label = column.replace("_", " "); // a phone shows each row as a card of labelled fields
+          if (column === "verdict")
+            return h("td", { "data-label": label }, h("span", { class: `verdict ${value}` }, value.replace("_", " ")));
           if (column === "confidence" && value !== "" && !Number.isNaN(Number(value)))
-            return h("td", { class: "num", title: value }, Number(value) < 0.005 ? "< 1 %" : `${Math.round(Number(value) * 100)} %`);
+            return h(
+              "td",
+              { class: "num", title: value, "data-label": label },
+              Number(value) < 0.005 ? "< 1 %" : `${Math.round(Number(value) * 100)} %`,
+            );
           if (column === "better_codes" && value)
             return h(
               "td",
-              { class: "mono" },
-              value.split(" ").map((code) =>
-                h("button", { type: "button", class: "link", onclick: () => openCode(code) }, code),
+              { class: "mono", "data-label": label },
+              h(
+                "span",
+                null,
+                value.split(" ").map((code) =>
+                  h("button", { type: "button", class: "link", onclick: () => openCode(code) }, code),
+                ),
               ),
             );
-          return h("td", { class: column === "line" || column === "confidence" ? "num" : "" }, value);
+          return h("td", { class: column === "line" || column === "confidence" ? "num" : "", "data-label": label }, value);
         }),
       ),
     );
