@@ -9,7 +9,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install build run serve test lint eval evaluation tune bench browser clean
+.PHONY: install build run serve test lint eval evaluation tune bench browser screenshots clean
 
 install: $(VENV)/.installed
 
@@ -37,14 +37,20 @@ serve: install
 lint: install
 	$(BIN)/ruff check .
 
-# The browser test drives Debian's Chromium (Playwright never downloads a browser here).
+# The browser test drives Debian's Chromium (Playwright never downloads a browser here) and checks every mode
+# of the page with axe-core, installed from tests/browser/package-lock.json (node and npm from the system).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing Debian's chromium for the browser test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing Debian's nodejs and npm for the accessibility check"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 
+# BROWSER_TESTS=required: a browser test that finds no Chromium or axe-core fails instead of skipping.
 test: install lint browser
-	$(BIN)/python -m pytest -q
+	BROWSER_TESTS=required $(BIN)/python -m pytest -q
 
 eval: install
 	$(BIN)/codefinder eval ../shared/data/eval/dev_chargemaster.csv --cap-per-code 3
@@ -62,5 +68,9 @@ evaluation: build
 bench: build
 	$(BIN)/python -m bench.run
 
+# docs/screenshots/: the page in each mode at 390 and 1366 px, light and dark, from the built index.
+screenshots: build browser
+	$(BIN)/python -m bench.screenshots
+
 clean:
-	rm -rf $(VENV) data/index data/cache
+	rm -rf $(VENV) data/index data/cache tests/browser/node_modules

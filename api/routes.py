@@ -64,6 +64,11 @@ def checked_setting(setting: str) -> str:
 Q = Annotated[str, Query(description=f"description, code or code prefix; at most {limits.MAX_QUERY_CHARS} characters")]
 Limit = Annotated[int, Query(ge=1, le=limits.MAX_LIMIT)]
 Offset = Annotated[int, Query(ge=0, le=limits.MAX_OFFSET)]
+# The filters /search and /autocomplete share (checked by ``Filters.checked`` and the index's columns).
+System = Annotated[str | None, Query(max_length=16, description="HCPCS or CPT")]
+Level = Annotated[str | None, Query(max_length=32, description="hcpcs-2, hcpcs-modifier, cpt-1 …")]
+Section = Annotated[str | None, Query(max_length=4, description="section letter, e.g. E")]
+Kind = Annotated[str | None, Query(max_length=16, description="code or modifier")]
 
 
 @router.get("/search", response_model=SearchOut, tags=["search"], responses=error_responses(422, 503))
@@ -73,10 +78,10 @@ def search(
     limit: Limit = 10,
     offset: Offset = 0,
     mode: Annotated[str, Query(description="hybrid, keyword or semantic")] = "hybrid",
-    system: Annotated[str | None, Query(max_length=16, description="HCPCS or CPT")] = None,
-    level: Annotated[str | None, Query(max_length=32, description="hcpcs-2, hcpcs-modifier, cpt-1 …")] = None,
-    section: Annotated[str | None, Query(max_length=4, description="section letter, e.g. E")] = None,
-    kind: Annotated[str | None, Query(max_length=16, description="code or modifier")] = None,
+    system: System = None,
+    level: Level = None,
+    section: Section = None,
+    kind: Kind = None,
     include_terminated: bool = False,
     as_of: dt.date | None = None,
     setting: Annotated[str, Query(max_length=16, description=SETTING_DESCRIPTION)] = "any",
@@ -127,14 +132,20 @@ def autocomplete(
     request: Request,
     q: Q,
     limit: Annotated[int, Query(ge=1, le=limits.MAX_AUTOCOMPLETE)] = 8,
+    system: System = None,
+    level: Level = None,
+    section: Section = None,
+    kind: Kind = None,
     include_terminated: bool = False,
 ) -> dict[str, Any]:
-    """Code prefixes and word prefixes of descriptors and synonyms, for every keystroke (no model call)."""
+    """Code prefixes and word prefixes of descriptors and synonyms, for every keystroke (no model call); the
+    filters are /search's, so the suggestions offered are codes the search could return."""
     engine = pinned_engine(request)
     started = time.perf_counter()
+    filters = Filters.checked(system, level, section, kind, include_terminated)
     text = checked_query(q)
     today = dt.date.today()
-    pairs = engine.autocomplete(text, limit, Filters(include_terminated=include_terminated))
+    pairs = engine.autocomplete(text, limit, filters)
     return fast_json(
         {
             "query": text,

@@ -347,6 +347,10 @@ class SearchEngine:
     def confidence(self, run: QueryRun, row: int, score: float, match: str) -> float | None:
         return self._confidence(run, row, match)
 
+    def confidence_band(self, confidence: float | None) -> str | None:
+        """high, possible or unlikely: the confidence in the words every answer uses."""
+        return self._confidence.band(confidence)
+
     def hit(self, run: QueryRun, row: int, score: float, match: str) -> Hit:
         """One row of a run as a hit that explains itself."""
         record = self.index.records[row]
@@ -368,5 +372,5 @@ class SearchEngine:
         if match == "code":
             hit.confidence_band = "code" if record.code in run.exact_codes else "code prefix"
         else:
-            hit.confidence_band = self._confidence.band(confidence)
+            hit.confidence_band = self.confidence_band(confidence)
         return hit

@@ -117,6 +117,18 @@ def verify_settings(settings: Settings, fake_encoder: FakeEncoder) -> Settings:
     return settings
 
 
+BROWSER_EXTRA = FIXTURE_DATA / "browser" / "hospital_devices.csv"
+
+
+@pytest.fixture
+def browser_settings(settings: Settings, fake_encoder: FakeEncoder) -> Settings:
+    """The fixture index plus a made-up implant billed two ways (an L code and its OPPS device category C
+    code), so the page's setting switch has an order to change: the browser tests' index."""
+    sources = [FIXTURE_DATA / source for source in FIXTURE_SOURCES] + [BROWSER_EXTRA]
+    build_index(settings, fake_encoder, sources=sources, history=[FIXTURE_DATA / h for h in FIXTURE_HISTORY])
+    return settings
+
+
 @pytest.fixture
 def verify_engine(verify_settings: Settings, fake_encoder: FakeEncoder) -> SearchEngine:
     return SearchEngine(load_index(verify_settings.index), fake_encoder, verify_settings)

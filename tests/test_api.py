@@ -172,6 +172,24 @@ def test_autocomplete(client):
     assert client.get("/autocomplete", params={"q": "wheel", "limit": limits.MAX_AUTOCOMPLETE + 1}).status_code == 422
 
 
+def test_autocomplete_takes_the_search_filters(client):
+    """With section J chosen, "walker" offers no E code (the page's suggestion chips follow its filters)."""
+    assert [s["code"] for s in client.get("/autocomplete", params={"q": "walk"}).json()["suggestions"]][:2] == [
+        "E0130",
+        "E0141",
+    ]
+    in_j = client.get("/autocomplete", params={"q": "walk", "section": "J"}).json()["suggestions"]
+    assert all(s["section"] == "J" for s in in_j) and not any(s["code"].startswith("E") for s in in_j)
+    lower_case = client.get("/autocomplete", params={"q": "in", "section": "j"}).json()["suggestions"]
+    assert {s["section"] for s in lower_case} == {"J"}
+    modifiers = client.get("/autocomplete", params={"q": "left", "kind": "modifier"}).json()["suggestions"]
+    assert [s["code"] for s in modifiers] == ["LT"]
+    assert client.get("/autocomplete", params={"q": "walk", "system": "HCPCS", "level": "hcpcs-2"}).status_code == 200
+    for bad, word in (({"section": "Z"}, "section"), ({"kind": "drug"}, "kind"), ({"system": "ICD"}, "system")):
+        response = client.get("/autocomplete", params={"q": "walk", **bad})
+        assert response.status_code == 422 and word in response.json()["detail"], response.json()
+
+
 def test_autocomplete_does_not_call_the_model(client, fake_encoder):
     before = fake_encoder.calls
     client.get("/autocomplete", params={"q": "cpap"})

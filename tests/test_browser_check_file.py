@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, context_options
 from codefinder.api.context import AppContext
-from tests.test_browser import WAIT_MS, serve
+from tests.test_browser import TOUCH_TARGET_PX, WAIT_MS, serve
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -40,8 +41,6 @@ def csv_bytes() -> bytes:
 
 @pytest.fixture(scope="module")
 def browser():
-    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
-
     with playwright_api.sync_playwright() as p:
         launched = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
@@ -75,7 +74,9 @@ def test_check_a_file_shows_the_report_and_downloads_it(page):
     page.on("request", lambda request: posts.append(request.url) if request.url.endswith("/verify/csv") else None)
     page.click("#check-file-toggle")
     expect(page.locator("#check-file")).to_be_visible()
-    expect(page.locator("main.workspace")).to_be_hidden()
+    expect(page.locator("#check-file-toggle")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#workspace")).to_be_hidden()
+    expect(page.locator("#q")).to_be_hidden()  # the search box belongs to the other mode
     expect(page.locator("#cf-file")).to_be_focused()
 
     page.set_input_files("#cf-file", files=[{"name": "lines.csv", "mimeType": "text/csv", "buffer": csv_bytes()}])
@@ -118,9 +119,20 @@ def test_check_a_file_shows_the_report_and_downloads_it(page):
     assert numbers == sorted(numbers) and numbers[:8] == list(range(2, 10)) and numbers[8] == 11
     assert {row["verdict"] for row in report if row["HCPCS"] == "99213"} == {"needs_cpt"}
 
-    page.click("#cf-back")
-    expect(page.locator("main.workspace")).to_be_visible()
+    # a better code opens in the search mode's details
+    page.fill("#cf-filter", "walker")
+    page.select_option("#cf-verdict", "suspect")
+    better = rows.first.locator("button.link").first
+    code = better.inner_text()
+    better.click()
     expect(page.locator("#check-file")).to_be_hidden()
+    expect(page.locator("#details-body .record-code")).to_have_text(code)
+    page.click("#check-file-toggle")
+    expect(rows.first).to_be_visible()  # the report is still there
+    page.click("#mode-search")
+    expect(page.locator("#workspace")).to_be_visible()
+    expect(page.locator("#check-file")).to_be_hidden()
+    expect(page.locator("#q")).to_be_focused()
 
 
 def test_the_check_a_code_form_shows_why(page):
@@ -132,4 +144,31 @@ def test_the_check_a_code_form_shows_why(page):
     page.fill("#v-description", "wrist splint")
     page.fill("#v-code", "L9901-LT-RT")
     page.click("#v-submit")
-    expect(page.locator("#verify-result .why[data-rule='modifier_conflict']")).to_contain_text("LT")
+    expect(page.locator("#verify-result .flags .why[data-rule='modifier_conflict']")).to_contain_text("LT")
+
+
+def test_on_a_phone_each_report_row_is_a_card(browser, base_url):
+    """At 390 px the report is a list of cards, each field with its column's name and empty fields left out,
+    so nothing runs off the side of the screen."""
+    context = browser.new_context(**context_options(390, "light"))
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS * 6)
+    try:
+        page.goto(base_url + "/")
+        page.click("#check-file-toggle")
+        lines = b"description,code\nwalker,J9271\noffice visit,99213\n"
+        page.set_input_files("#cf-file", files=[{"name": "lines.csv", "mimeType": "text/csv", "buffer": lines}])
+        page.click("#cf-run")
+        expect(page.locator("#cf-status")).to_contain_text("Checked 2 rows")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        card = page.locator("#cf-table tbody tr").first
+        expect(card).to_have_attribute("data-verdict", "suspect")
+        verdict = card.locator("td[data-label='verdict']")
+        assert verdict.evaluate("td => getComputedStyle(td, '::before').content") == '"verdict"'
+        assert card.bounding_box()["width"] <= 390
+        better = card.locator("td[data-label='better codes'] button.link").first
+        assert better.bounding_box()["height"] >= TOUCH_TARGET_PX
+        shown = card.locator("td").evaluate_all("cells => cells.filter(cell => cell.offsetHeight > 0).length")
+        assert shown < card.locator("td").count()  # the empty fields (no flags, no expected units) are left out
+    finally:
+        context.close()

@@ -12,10 +12,9 @@
   const MAX_CHUNK_BYTES = 200 * 1024; // under the 256 KiB body limit, with room for the JSON around it
   const ROWS_SHOWN = 500; // rows drawn at a time; "Show more" draws the next ones
   const VERDICT_ORDER = ["suspect", "terminated", "unknown_code", "needs_cpt", "malformed", "consistent"];
-  const api = window.codefinder; // app.js: getJSON (API keys, errors), openDetails
+  const api = window.codefinder; // app.js: getJSON (API keys, errors), openDetails, setMode (the mode tabs)
   const root = document.getElementById("check-file");
-  const toggle = document.getElementById("check-file-toggle");
-  if (!api || !root || !toggle) return;
+  if (!api || !root) return;
 
   const state = { columns: [], rows: [], sortKey: null, sortDir: 1, shown: ROWS_SHOWN, fileName: "", controller: null };
 
@@ -44,7 +43,7 @@
   );
   const run = h("button", { id: "cf-run", type: "submit", class: "btn primary" }, "Check");
   const cancel = h("button", { id: "cf-cancel", type: "button", class: "btn", hidden: true }, "Stop");
-  const progress = h("progress", { id: "cf-progress", max: "1", value: "0", hidden: true });
+  const progress = h("progress", { id: "cf-progress", max: "1", value: "0", hidden: true, "aria-label": "Lines checked" });
   const status = h("p", { id: "cf-status", class: "cf-status", role: "status", "aria-live": "polite" });
   const error = h("div", { id: "cf-error", class: "notice error", role: "alert", hidden: true });
   const summary = h("div", { id: "cf-summary", class: "cf-summary" });
@@ -52,7 +51,9 @@
   const filterVerdict = h("select", { id: "cf-verdict" }, h("option", { value: "" }, "All verdicts"));
   const download = h("button", { id: "cf-download", type: "button", class: "btn" }, "Download report CSV");
   const table = h("table", { id: "cf-table", class: "cf-table" });
-  const more = h("button", { id: "cf-more", type: "button", class: "more", hidden: true }, "Show more rows");
+  // the table scrolls sideways on its own on a narrow screen; the wrapper is focusable so a keyboard can scroll it
+  const tableWrap = h("div", { class: "cf-table-wrap", tabindex: "0", role: "region", "aria-label": "Report rows" }, table);
+  const more = h("button", { id: "cf-more", type: "button", class: "btn more", hidden: true }, "Show more rows");
   const tools = h(
     "div",
     { class: "cf-tools", hidden: true },
@@ -64,12 +65,7 @@
   );
 
   root.replaceChildren(
-    h(
-      "header",
-      { class: "cf-head" },
-      h("h2", { id: "check-file-title" }, "Check a file"),
-      h("button", { id: "cf-back", type: "button", class: "btn small", onclick: () => show(false) }, "Back to search"),
-    ),
+    h("header", { class: "cf-head" }, h("h2", { id: "check-file-title" }, "Check a file")),
     h(
       "p",
       { class: "cf-help" },
@@ -79,30 +75,17 @@
     h(
       "form",
       { id: "cf-form", class: "cf-form", novalidate: true, onsubmit: start },
-      h("label", { for: "cf-file" }, "File"),
-      fileInput,
-      h("label", { for: "cf-setting" }, "Setting"),
-      setting,
-      run,
-      cancel,
-      progress,
+      h("label", { class: "cf-field" }, h("span", null, "File"), fileInput),
+      h("label", { class: "cf-field" }, h("span", null, "Setting"), setting),
+      h("div", { class: "cf-actions" }, run, cancel, progress),
     ),
     status,
     error,
     summary,
     tools,
-    table,
+    tableWrap,
     more,
   );
-
-  function show(open) {
-    root.hidden = !open;
-    for (const el of document.querySelectorAll("main.workspace, .subbar")) el.hidden = open;
-    toggle.setAttribute("aria-pressed", open ? "true" : "false");
-    (open ? fileInput : document.getElementById("q")).focus();
-  }
-
-  toggle.addEventListener("click", () => show(root.hidden));
 
   // --- reading the file in chunks -------------------------------------------------------------
   // Records of CSV text, each with its start offset, end offset and the line it starts on: a newline
@@ -247,7 +230,9 @@
     );
     summary.replaceChildren(
       h("div", { class: "cf-chart", role: "img", "aria-label": "verdicts" }, bars),
-      flagged ? h("p", { class: "cf-flagged" }, `${flagged.toLocaleString()} rows with flags (units, modifiers, status)`) : "",
+      flagged
+        ? h("p", { class: "cf-flagged" }, `${flagged.toLocaleString()} row${flagged === 1 ? "" : "s"} with flags (units, modifiers, status)`)
+        : "",
     );
     const wanted = filterVerdict.value;
     filterVerdict.replaceChildren(
@@ -316,16 +301,28 @@
         { class: needsReview(row) ? "review" : "", "data-verdict": row.verdict, "data-line": row.line },
         columns.map((column) => {
           const value = row[column] || "";
-          if (column === "verdict") return h("td", null, h("span", { class: `verdict ${value}` }, value.replace("_", " ")));
+          const label = column.replace("_", " "); // a phone shows each row as a card of labelled fields
+          if (column === "verdict")
+            return h("td", { "data-label": label }, h("span", { class: `verdict ${value}` }, value.replace("_", " ")));
+          if (column === "confidence" && value !== "" && !Number.isNaN(Number(value)))
+            return h(
+              "td",
+              { class: "num", title: value, "data-label": label },
+              Number(value) < 0.005 ? "< 1 %" : `${Math.round(Number(value) * 100)} %`,
+            );
           if (column === "better_codes" && value)
             return h(
               "td",
-              { class: "mono" },
-              value.split(" ").map((code) =>
-                h("button", { type: "button", class: "link", onclick: () => openCode(code) }, code),
+              { class: "mono", "data-label": label },
+              h(
+                "span",
+                null,
+                value.split(" ").map((code) =>
+                  h("button", { type: "button", class: "link", onclick: () => openCode(code) }, code),
+                ),
               ),
             );
-          return h("td", { class: column === "line" || column === "confidence" ? "num" : "" }, value);
+          return h("td", { class: column === "line" || column === "confidence" ? "num" : "", "data-label": label }, value);
         }),
       ),
     );
@@ -335,7 +332,7 @@
   }
 
   function openCode(code) {
-    show(false);
+    api.setMode("search");
     api.openDetails(code);
   }
 

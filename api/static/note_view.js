@@ -1,6 +1,7 @@
 // codefinder note view: a pasted note, order set or MAR (long, or several sentences) is sent to POST /suggest
 // and shown with each billable mention highlighted and its codes beside it. Self-contained: app.js hands it
-// its JSON fetcher and calls show()/hide(); its markup lives in one container it adds to the results pane.
+// its JSON fetcher, the details panel and the confidence badge, and calls show()/hide(); its markup lives in
+// one container it adds to the results pane.
 "use strict";
 
 window.codefinderNoteView = (() => {
@@ -10,6 +11,8 @@ window.codefinderNoteView = (() => {
   const CODES_SHOWN = 3;
 
   let getJSON = null;
+  let openDetails = null;
+  let confidenceBadge = null;
   let container = null;
   let seq = 0;
   let controller = null;
@@ -17,12 +20,15 @@ window.codefinderNoteView = (() => {
 
   function attach(options) {
     getJSON = options.getJSON;
+    openDetails = options.openDetails;
+    confidenceBadge = options.confidenceBadge;
     container = document.createElement("section");
     container.id = "note-view";
     container.className = "note-view";
     container.hidden = true;
     container.setAttribute("aria-label", "Billable items in the pasted note");
     options.pane.prepend(container);
+    linkHover(container); // once: the container stays, its contents are replaced on every note
     // A one-line search box drops a pasted note's line breaks, which separate its entries: keep the original.
     options.input.addEventListener("paste", (event) => {
       pasted = event.clipboardData ? event.clipboardData.getData("text") : null;
@@ -96,11 +102,10 @@ window.codefinderNoteView = (() => {
       cursor = end;
     });
     parts.push(text.slice(cursor));
-    return el("div", { class: "note-text", "aria-label": "The note" }, parts);
+    return el("div", { class: "note-text", role: "region", "aria-label": "The note" }, parts);
   }
 
   function codeLine(code) {
-    const confidence = code.confidence === null ? "" : `${Math.round(code.confidence * 100)}%`;
     const billing = [];
     if (code.units) billing.push(el("strong", { class: "units" }, `× ${code.units.units}`), ` ${code.units.how}`);
     if (code.modifiers.length) billing.push(el("span", { class: "modifiers" }, `modifier ${code.modifiers.join(", ")}`));
@@ -109,7 +114,7 @@ window.codefinderNoteView = (() => {
       { class: "note-code" },
       el("a", { class: "code mono", href: `/?code=${encodeURIComponent(code.code)}`, "data-code": code.code }, code.code),
       el("span", { class: "description" }, code.description),
-      el("span", { class: "confidence", title: "calibrated confidence" }, confidence),
+      el("span", { class: "confidence" }, confidenceBadge(code)),
       billing.length ? el("span", { class: "billing" }, billing) : null,
     );
   }
@@ -141,6 +146,13 @@ window.codefinderNoteView = (() => {
       if (node) toggle(node.dataset.item, false);
     });
     root.addEventListener("click", (event) => {
+      // a code opens in the details panel; with a modifier key, its link opens a new tab as links do
+      const link = event.target.closest("a[data-code]");
+      if (link && !(event.ctrlKey || event.metaKey || event.shiftKey || event.button)) {
+        event.preventDefault();
+        openDetails(link.dataset.code);
+        return;
+      }
       const mark = event.target.closest("mark[data-item]");
       if (!mark) return;
       const card = root.querySelector(`li.note-item[data-item="${mark.dataset.item}"]`);
@@ -165,7 +177,6 @@ window.codefinderNoteView = (() => {
       el("header", { class: "note-head" }, el("h2", null, "Note"), el("p", { class: "note-summary", role: "status" }, summary)),
       el("div", { class: "note-columns" }, highlightedNote(text, items), list),
     );
-    linkHover(container);
   }
 
   async function show(value, setting, onError) {

@@ -68,6 +68,7 @@ class SuggestedCode:
     short_description: str | None
     status: str = field(metadata=_about("active or terminated (on the as-of date)"))
     confidence: float | None = field(metadata=_about("calibrated probability that this code is right"))
+    confidence_band: str | None = field(metadata=_about("high, possible or unlikely, as on a search hit"))
     units: dict[str, object] | None = field(
         default=None,
         metadata=_about(
@@ -142,6 +143,7 @@ def choose_codes(
                 short_description=record.short_description,
                 status=record.status_on(run.today),
                 confidence=None if confidence is None else round(confidence, 4),
+                confidence_band=engine.confidence_band(confidence),
                 units=_units(text, record, attributes),
                 modifiers=_modifiers(record, attributes),
                 noc=record.is_noc(),
