@@ -34,6 +34,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 SETTINGS_DOC = ROOT / "docs" / "settings.md"
+API_DOC = ROOT / "docs" / "api.md"  # its examples are checked the same way
 # Produced on another branch; the README points at it before it lands.
 PENDING_IMAGES = ("docs/screenshots/",)
 # Commands that start a server, train or build, or a cluster: only their options are checked (with --help).
@@ -42,7 +43,7 @@ NOT_RUN = {"serve", "mcp", "build", "train-encoder"}
 
 @dataclass
 class Example:
-    line: int  # where the command starts in README.md
+    line: int  # where the command starts in its document
     command: str
     shown: list[str] = field(default_factory=list)
 
@@ -100,7 +101,7 @@ def assert_shows(example: Example, output: str) -> None:
             continue
         found = actual.find(stretch, position)
         assert found >= 0, (
-            f"README.md:{example.line} `{example.command}` shows {stretch!r}, not found in order in the output:\n"
+            f"line {example.line} `{example.command}` shows {stretch!r}, not found in order in the output:\n"
             f"{actual[:3000]}"
         )
         position = found + len(stretch)
@@ -155,10 +156,11 @@ def client(real_context) -> Iterator[TestClient]:
         yield test_client
 
 
-def test_every_shell_example_runs_and_prints_what_it_shows(readme, client, real_context, tmp_path, monkeypatch):
+@pytest.mark.parametrize("document", [README, API_DOC], ids=lambda path: path.name)
+def test_every_shell_example_runs_and_prints_what_it_shows(document, client, real_context, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # files the examples write (lines.csv, its report) go here
-    examples = shell_examples(readme)
-    assert sum(1 for e in examples if e.argv[0] == "curl") >= 5 and any(e.shown for e in examples)
+    examples = shell_examples(document.read_text(encoding="utf-8"))
+    assert sum(1 for e in examples if e.argv[0] == "curl") >= 2 and any(e.shown for e in examples)
     targets = makefile_targets()
     for example in examples:
         argv = example.argv
@@ -167,12 +169,12 @@ def test_every_shell_example_runs_and_prints_what_it_shows(readme, client, real_
         elif argv[0] == "codefinder":
             output = run_codefinder(real_context, argv)
         elif argv[0] == "make":
-            assert set(argv[1:]) <= targets, f"README.md:{example.line}: no such make target in {argv}"
+            assert set(argv[1:]) <= targets, f"line {example.line}: no such make target in {argv}"
             continue
         elif argv[0] == "printf":
             output = subprocess.run(["bash", "-c", example.command], check=True, capture_output=True, text=True).stdout
         else:
-            raise AssertionError(f"README.md:{example.line}: this test does not run {argv[0]!r}")
+            raise AssertionError(f"line {example.line}: this test does not run {argv[0]!r}")
         assert_shows(example, output)
 
 
