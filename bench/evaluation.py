@@ -200,6 +200,16 @@ def write_report(
             lines.append(versus(f"letter {letter}", plain[set_name].by_letter[letter], metrics))
     lines += [
         "",
+        "## The encoder fine-tuned on CMS text",
+        "",
+        "`codefinder train-encoder` fine-tunes MiniLM on CMS's own parallel text (short descriptors, Addendum B and "
+        "crosswalk drug names against long descriptors; no evaluation data). It helps semantic-only retrieval on "
+        "every set but not the full hybrid engine on the tune part, so it ships opt-in "
+        "(`CODEFINDER_ENCODER_MODEL=finetuned`), not as the default. Its measurements (`python -m bench.encoder`) "
+        "and costs (training 97 min once, not part of any build; a cold build with it costs the same as with the "
+        "base model, its export and embeddings cached per weights; +45 MB in the package) are in "
+        "[encoder.md](encoder.md).",
+        "",
         "## Verify (QA spot-check)",
         "",
         f"Pairs: every tune-part and query-file description with its assigned code (right), and with another code "
