@@ -132,3 +132,18 @@ def browser_settings(settings: Settings, fake_encoder: FakeEncoder) -> Settings:
 @pytest.fixture
 def verify_engine(verify_settings: Settings, fake_encoder: FakeEncoder) -> SearchEngine:
     return SearchEngine(load_index(verify_settings.index), fake_encoder, verify_settings)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian Chromium for every browser test (imported here so other tests need no playwright)."""
+    from playwright import sync_api
+
+    from bench.browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, browser_tests_required, context_options
+from bench.browser import CHROMIUM, browser_tests_required, context_options
 
 if not CHROMIUM.is_file():
     if browser_tests_required():  # make test runs make browser, which installs it: missing there is a failure
@@ -72,16 +72,6 @@ def api(base: str, path: str, **params: str) -> dict:
     """The JSON the page is answered with, fetched directly, to compare what it shows against."""
     with urllib.request.urlopen(f"{base}{path}?{urllib.parse.urlencode(params)}", timeout=10) as response:
         return json.load(response)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture

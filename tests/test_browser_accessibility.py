@@ -12,7 +12,15 @@ import pytest
 
 from bench.browser import AXE_SCRIPT, SCHEMES, SCREENS, browser_tests_required, context_options
 from codefinder.api.context import AppContext
-from tests.test_browser import WAIT_MS, api, paste, serve, type_query, wait_for_first, with_statuses
+from tests.test_browser import (
+    WAIT_MS,
+    api,
+    paste,
+    serve,
+    type_query,
+    wait_for_first,
+    with_statuses,
+)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -32,18 +40,6 @@ office visit,99213,1
 screening mammography,G0202,1
 standard wheelchair,K0001 ZZ,1
 """
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from bench.browser import CHROMIUM, CHROMIUM_ARGS
-
-    with playwright_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture

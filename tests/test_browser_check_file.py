@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, context_options
+from bench.browser import context_options
 from codefinder.api.context import AppContext
 from tests.test_browser import TOUCH_TARGET_PX, WAIT_MS, serve
 
@@ -37,16 +37,6 @@ def csv_bytes() -> bytes:
         description, code, units = LINES[i % len(LINES)]
         writer.writerow([description if i != 7 else "walker,\nwith a line break", code, units])
     return out.getvalue().encode("utf-8")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture
