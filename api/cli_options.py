@@ -12,21 +12,19 @@ import click
 from codefinder.api.cluster import CLUSTER_HELP, ClusterError, ClusterSpec, parse_cluster
 from codefinder.api.cluster_jobs import OUTPUT_FORMATS, PARTITION_ROWS
 from codefinder.api.context import AppContext
-from codefinder.indexer.settings import Settings
 from codefinder.search.engine import CARE_SETTINGS, SearchOptions
 from codefinder.search.filters import Filters
 
 
 def app_context(ctx: click.Context, index: Path | None, data_dir: Path | None) -> AppContext:
+    """The command's context: the one on ``ctx`` with its --index and --data-dir (that one is not changed)."""
     app: AppContext = ctx.obj
     updates: dict[str, Any] = {}
     if index is not None:
         updates["index"] = index
     if data_dir is not None:
         updates["data_dir"] = data_dir
-    if updates:
-        app.settings = app.settings.model_copy(update=updates)
-    return app
+    return app.with_settings(**updates) if updates else app
 
 
 def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -119,9 +117,8 @@ def cluster_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def file_job_settings(app: AppContext) -> Settings:
-    """The settings of a file command: no query vectors kept from one chunk for the next, so a chunk's answers
+def file_job_context(app: AppContext) -> AppContext:
+    """The context of a file command: no query vectors kept from one chunk for the next, so a chunk's answers
     depend on the chunk alone (the int8 query model quantizes per batch) — the same in this process, on any
     cluster worker, and after --resume."""
-    app.settings = app.settings.model_copy(update={"query_embedding_cache": 0})
-    return app.settings
+    return app.with_settings(query_embedding_cache=0)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from codefinder.indexer.build import corpus_encoder
 from codefinder.indexer.settings import Settings
@@ -34,6 +35,11 @@ class AppContext:
             factory = self.encoder_factory or query_encoder
             self._encoder = factory(self.settings)
         return self._encoder
+
+    def with_settings(self, **updates: Any) -> AppContext:
+        """This context with some settings changed, for one command. ``self`` is left as it was (whoever holds
+        it keeps its settings); an encoder already loaded is shared, not loaded again."""
+        return replace(self, settings=self.settings.model_copy(update=updates))
 
     def engine(self, index: Path | None = None) -> SearchEngine:
         return open_engine(index or self.settings.index, self.settings, self.encoder())

@@ -134,9 +134,11 @@ def verify_engine(verify_settings: Settings, fake_encoder: FakeEncoder) -> Searc
     return SearchEngine(load_index(verify_settings.index), fake_encoder, verify_settings)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One headless Debian Chromium for every browser test (imported here so other tests need no playwright)."""
+    """One headless Debian Chromium per browser test module (imported here so other tests need no playwright).
+    Not per session: Playwright's sync API keeps an asyncio loop running on the main thread while it is open,
+    and later tests that call ``anyio.run`` (the MCP tests) would find it there."""
     from playwright import sync_api
 
     from bench.browser import CHROMIUM, CHROMIUM_ARGS

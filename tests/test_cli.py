@@ -68,6 +68,18 @@ def test_search_file_prints_one_json_line_per_query(built, run, tmp_path):
     assert [line["hits"][0]["code"] for line in lines] == ["E0601", "J9271"]
 
 
+def test_a_command_leaves_the_callers_context_as_it_was(built, run, app_context, tmp_path):
+    """A file command runs without the query-vector cache and --index points elsewhere, for that command only:
+    whoever passed the context in (the tests' shared real index, an embedding program) keeps its settings."""
+    before = app_context.settings
+    queries = tmp_path / "queries.txt"
+    queries.write_text("cpap\n")
+    assert run("search", "--file", str(queries), "--limit", "1").exit_code == 0
+    assert run("search", "cpap", "--index", str(before.index)).exit_code == 0
+    assert app_context.settings is before
+    assert app_context.settings.query_embedding_cache == before.query_embedding_cache > 0
+
+
 def test_search_filters(built, run):
     result = run("search", "--json", "left", "--kind", "modifier")
     assert json.loads(result.output)["hits"][0]["code"] == "LT"

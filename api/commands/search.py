@@ -14,7 +14,7 @@ from codefinder.api.cli_options import (
     app_context,
     cluster_options,
     common_options,
-    file_job_settings,
+    file_job_context,
     filter_options,
     search_options,
 )
@@ -71,7 +71,8 @@ def search(
     app = app_context(ctx, index, data_dir)
     options = search_options(limit, offset, mode, **filters)
     if query_file is not None:
-        settings = file_job_settings(app)
+        app = file_job_context(app)
+        settings = app.settings
         if not cluster.in_process:
             source = cluster_source(query_file)
             run = ClusterRun(cluster, settings, output or source.with_name(f"{source.stem}.search"), output_format,

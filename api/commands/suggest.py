@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from codefinder.api.cli_options import SETTING_OPTION, app_context, cluster_options, common_options, file_job_settings
+from codefinder.api.cli_options import SETTING_OPTION, app_context, cluster_options, common_options, file_job_context
 from codefinder.api.cluster import ClusterSpec
 from codefinder.api.cluster_jobs import ClusterRun, cluster_source, lines_file_on_cluster
 from codefinder.api.limits import MAX_LIMIT_PER_ITEM, checked_document
@@ -58,7 +58,8 @@ def suggest_command(
         raise click.UsageError("--whole goes with --file")
     app = app_context(ctx, index, data_dir)
     if document_file is not None:
-        settings = file_job_settings(app)
+        app = file_job_context(app)
+        settings = app.settings
         if not cluster.in_process:
             if whole:
                 raise click.UsageError("--whole is one document: run it without --cluster")

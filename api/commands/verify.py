@@ -18,7 +18,7 @@ import click
 from tqdm import tqdm
 
 from codefinder.api import limits
-from codefinder.api.cli_options import SETTING_OPTION, app_context, cluster_options, common_options, file_job_settings
+from codefinder.api.cli_options import SETTING_OPTION, app_context, cluster_options, common_options, file_job_context
 from codefinder.api.cluster import ClusterSpec
 from codefinder.api.cluster_jobs import ERRORS, SUMMARY, ClusterRun, read_parts, verify_on_cluster
 from codefinder.api.tables import FORMATS, Table, detect_columns, report_names
@@ -89,7 +89,8 @@ def verify_command(
     """Check the code of every line of FILE (CSV, TSV, Parquet, or a folder of Parquet parts) against its
     description; write a report (with --cluster: a folder of parts, errors.csv and summary.json)."""
     app = app_context(ctx, index, data_dir)
-    settings = file_job_settings(app)
+    app = file_job_context(app)
+    settings = app.settings
     table = Table(file, table_format, delimiter, encoding)
     given = {
         "description": description_column,
