@@ -30,6 +30,9 @@ class OneLineErrors(click.Group):
             self._die(str(error))
         except KeyboardInterrupt:
             self._die("interrupted")
+        except UnicodeDecodeError as error:  # a --file of another encoding, or not text at all
+            byte = error.object[error.start : error.start + 1].hex()
+            self._die(f"the file is not UTF-8 text (byte 0x{byte} at offset {error.start}): save it as UTF-8")
         except BrokenPipeError:  # the reader went away (`| head`): nothing left to say to anyone
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())

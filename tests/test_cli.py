@@ -167,6 +167,23 @@ def test_search_with_nothing_to_search_says_what_is_missing(run):
     assert both.exit_code == 2 and "not both" in both.output
 
 
+def test_suggest_with_no_text_says_what_is_missing(run, tmp_path):
+    result = run("suggest")
+    assert result.exit_code == 2 and "the text is missing: give a TEXT" in result.output
+    note = tmp_path / "note.txt"
+    note.write_text("walker\n")
+    both = run("suggest", "walker", "--file", str(note))
+    assert both.exit_code == 2 and "not both" in both.output
+
+
+def test_a_file_that_is_not_utf8_is_one_line(built, run, tmp_path):
+    binary = tmp_path / "notes.bin"
+    binary.write_bytes(b"walker\n\xff\xfe\x00junk\n")
+    for command in ("search", "suggest"):
+        result = run(command, "--file", str(binary))
+        assert result.exit_code == 1 and "not UTF-8 text (byte 0xff" in one_line_error(result)
+
+
 def test_search_table_shows_confidence_warnings_and_corrections(built, run):
     good = run("search", "standard wheelchair", "--limit", "1")
     assert good.exit_code == 0 and ("high (" in good.output or "possible (" in good.output), good.output

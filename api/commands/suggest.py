@@ -52,7 +52,11 @@ def suggest_command(
     output: Path | None,
 ) -> None:
     """Find each billable item a note, order or MAR entry names, with its codes, units and modifiers."""
-    if (text is None) == (document_file is None):
+    if text is None and document_file is None:
+        raise click.UsageError(
+            "the text is missing: give a TEXT (codefinder suggest \"Ceftriaxone 1 g IVPB given\") or --file FILE"
+        )
+    if text is not None and document_file is not None:
         raise click.UsageError("give a TEXT or --file, not both")
     if whole and document_file is None:
         raise click.UsageError("--whole goes with --file")
