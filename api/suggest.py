@@ -33,6 +33,11 @@ def suggest_answer(engine: SearchEngine, body: SuggestIn, check: Callable[[], No
     """What POST /suggest answers for ``body`` (also the MCP ``suggest_codes`` tool's answer)."""
     text = checked_document(body.text)
     response = suggest(
-        engine, text, setting=checked_setting(body.setting), limit_per_item=body.limit_per_item, check=check
+        engine,
+        text,
+        setting=checked_setting(body.setting),
+        limit_per_item=body.limit_per_item,
+        check=check,
+        mode=body.mode,
     )
     return response.to_dict()

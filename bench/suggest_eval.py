@@ -4,6 +4,7 @@ documentation text, on the project's own note set (data/eval/notes.csv).
     python -m bench.suggest_eval              # needs a built index (codefinder build)
     python -m bench.suggest_eval --print      # the tables only, docs/suggest.md untouched
     python -m bench.suggest_eval --misses     # also list what went wrong, row by row
+    python -m bench.suggest_eval --mode keyword   # the same without the model (prints only)
 
 Single-item sentences: R@1 / R@10 of the gold code among the reported items' codes, and the same for
 ``/search`` given the whole sentence (what a documentation tool had before). Multi-item notes: item recall
@@ -91,7 +92,7 @@ def read_notes(path: Path = NOTES) -> list[Row]:
     return rows
 
 
-def evaluate(engine: SearchEngine, rows: list[Row]) -> Tally:
+def evaluate(engine: SearchEngine, rows: list[Row], mode: str = "hybrid") -> Tally:
     tally = Tally()
     sentences = [row for row in rows if row.kind == "sentence"]
     searched = engine.search_many([row.text[:2000] for row in sentences], SearchOptions(limit=DEPTH))
@@ -100,7 +101,7 @@ def evaluate(engine: SearchEngine, rows: list[Row]) -> Tally:
         tally.search_r1 += bool(codes[:1]) and codes[0] in row.gold[0].codes
         tally.search_r10 += any(code in row.gold[0].codes for code in codes)
     for row in rows:
-        result = suggest(engine, row.text, setting=row.setting, limit_per_item=DEPTH)
+        result = suggest(engine, row.text, setting=row.setting, limit_per_item=DEPTH, mode=mode)
         if row.kind == "sentence":
             _sentence(tally, row, result)
         elif row.kind == "note":
@@ -247,15 +248,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--print", dest="print_only", action="store_true", help="print the tables only")
     parser.add_argument("--misses", action="store_true", help="list every miss")
+    parser.add_argument(
+        "--mode", default="hybrid", choices=("hybrid", "keyword"), help="keyword: no model call (implies --print)"
+    )
     args = parser.parse_args()
     bench = Workbench.open()
     engine = bench.engine()
-    tally = evaluate(engine, read_notes())
+    tally = evaluate(engine, read_notes(), args.mode)
     text = tables(tally)
     print(text)
     if args.misses:
         print("\n".join(tally.misses))
-    if not args.print_only:
+    if not args.print_only and args.mode == "hybrid":
         write_block(text)
         write_block(example(engine), EXAMPLE_BEGIN, EXAMPLE_END)
 

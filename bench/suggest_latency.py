@@ -28,6 +28,7 @@ from bench.suggest_eval import read_notes, write_block
 from codefinder.api.context import AppContext
 from codefinder.indexer.knowledge import Knowledge
 from codefinder.indexer.settings import Settings
+from codefinder.search.engine import BATCH_SIZE
 from codefinder.search.suggest.lexicon import MentionLexicon
 from codefinder.search.suggest.mentions import find_mentions
 from codefinder.search.suggest.pipeline import mention_query, suggest
@@ -131,6 +132,31 @@ def run(n: int = 200, settings: Settings | None = None) -> Section:
         mentions.append(len(found))
     section.rows.append(
         Row("reading the note alone (segments, mentions; no search)", percentiles_text(summarize_ns(reading)))
+    )
+    # The model's share: the same notes' mention texts (as the engine rewrites them) embedded in the engine's
+    # batches, nothing searched; and the whole of suggest with no model call at all (keyword retrieval).
+    embedding = []
+    for text in measured:
+        semantic = sorted({engine.rewrite(q).semantic_text for q in _queries(text, lexicon, knowledge)}, key=len)
+        begun = time.perf_counter_ns()
+        engine.encoder.encode(semantic, batch_size=BATCH_SIZE)
+        embedding.append(time.perf_counter_ns() - begun)
+    section.rows.append(
+        Row(
+            f"the model alone: the mentions' texts embedded (batches of {BATCH_SIZE}), nothing searched",
+            percentiles_text(summarize_ns(embedding)),
+        )
+    )
+    keyword = []
+    for text in measured:
+        begun = time.perf_counter_ns()
+        suggest(engine, text, mode="keyword")
+        keyword.append(time.perf_counter_ns() - begun)
+    section.rows.append(
+        Row(
+            "`suggest` with keyword retrieval only (no model call; less accurate: docs/suggest.md)",
+            percentiles_text(summarize_ns(keyword)),
+        )
     )
     # The engine's own share, on a fresh engine: the same notes' mentions through search_many, nothing else.
     engine = fresh_engine(context)

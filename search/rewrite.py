@@ -403,10 +403,17 @@ class QueryRewriter:
         return 0, []
 
     def _meaning_in_context(self, found: list[Expansion], words: list[str]) -> list[Expansion]:
-        """Of an ambiguous abbreviation's meanings (LR: lactated ringers, leukocytes reduced), those whose words
-        share most records with the query's other words; all of them when the other words do not tell."""
+        """Of an ambiguous abbreviation's meanings (LR: lactated ringers, leukocytes reduced), the route in a
+        drug order (SC: subcutaneous, not single chamber), else those whose words share most records with the
+        query's other words; all of them when the other words do not tell."""
         meanings = list(dict.fromkeys(e.target for e in found if e.kind in AMBIGUOUS_KINDS))
-        if len(meanings) < 2 or self._cooccurrence is None:
+        if len(meanings) < 2:
+            return found
+        # in a drug order ("heparin 5000 units SC") a short form with a route among its meanings is the route
+        routes = [m for m in meanings if all(w in QUERY_ROUTE_WORDS for w in m.split())]
+        if len(routes) == 1 and is_drug_order(words):
+            return [e for e in found if e.kind not in AMBIGUOUS_KINDS or e.target == routes[0]]
+        if self._cooccurrence is None:
             return found
         source = found[0].source
         context = [w for w in words if w != source and w.isalpha() and len(w) > 2 and w in self._vocabulary]

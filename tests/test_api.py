@@ -413,6 +413,13 @@ def test_suggest_finds_each_item(client):
     assert keytruda["codes"][0]["units"]["units"] == 200 and keytruda["attributes"]["route"] == "intravenous"
 
 
+def test_suggest_in_keyword_mode_still_finds_each_item(client):
+    text = "Keytruda 200 mg IV given. Standard wheelchair dispensed."
+    response = client.post("/suggest", json={"text": text, "mode": "keyword"})
+    assert response.status_code == 200
+    assert {"J9271", "K0001"} <= {item["codes"][0]["code"] for item in response.json()["items"]}
+
+
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
@@ -423,6 +430,7 @@ def test_suggest_finds_each_item(client):
         ({"text": "walker", "limit_per_item": 0}, "limit_per_item"),
         ({"text": "walker", "limit_per_item": limits.MAX_LIMIT_PER_ITEM + 1}, "limit_per_item"),
         ({"text": "walker", "setting": "clinic"}, "setting must be"),
+        ({"text": "walker", "mode": "semantic"}, "mode"),
         ({}, "text"),
     ],
 )

@@ -223,6 +223,17 @@ def test_suggest_reads_a_note_on_the_real_index(real_engine):
     assert not any(code.startswith(("E07", "P90")) for code in items)  # the leg is a site, platelets a reason
 
 
+def test_an_accessory_next_to_its_equipment_is_read_as_the_equipments(real_engine):
+    """ "tubing" right after a CPAP machine is CPAP tubing; sentences later it is read on its own."""
+    from codefinder import suggest
+
+    near = suggest(real_engine, "CPAP machine set up at home. Full face mask and tubing provided.").items
+    tubing = next(item for item in near if item.text == "tubing")
+    assert tubing.query == "cpap tubing" and tubing.codes[0].code == "A7037"
+    far = "CPAP machine set up at home. Pt tolerated well. Lungs clear bilaterally. Tubing provided."
+    assert all(item.query == item.text for item in suggest(real_engine, far).items)
+
+
 def test_the_shipped_fine_tuned_weights_load_offline_match_their_record_and_embed_deterministically(monkeypatch):
     """The encoder fine-tuned on CMS text ships in the package: its weights are the ones train-encoder recorded,
     load without a network, and give the same vectors every time (torch and the fp32 ONNX export alike)."""

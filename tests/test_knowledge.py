@@ -291,6 +291,17 @@ def test_an_ambiguous_abbreviation_takes_the_meaning_its_neighbours_go_with():
     assert meanings("LR") == {"lactated ringers", "leukocytes reduced"}  # nothing to tell: both
 
 
+def test_in_a_drug_order_an_ambiguous_short_form_is_the_route():
+    knowledge = Knowledge(phrases={"sc": [("subcutaneous", "abbreviation"), ("single chamber", "abbreviation")]})
+    vocabulary = {"heparin": 9, "units": 50, "subcutaneous": 5, "single": 30, "chamber": 12, "pacemaker": 8}
+
+    def meanings(query: str) -> set[str]:
+        return {e.target for e in QueryRewriter(knowledge, vocabulary).rewrite(query).expansions if e.source == "sc"}
+
+    assert meanings("heparin 5000 units SC") == {"subcutaneous"}
+    assert meanings("pacemaker SC") == {"subcutaneous", "single chamber"}  # no dose: not a drug order
+
+
 def test_words_of_the_language_are_never_corrected():
     vocabulary = {"bands": 40, "knee": 90, "more": 30}
     plain = QueryRewriter(Knowledge(), vocabulary).rewrite("machine that bends my knee")

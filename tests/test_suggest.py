@@ -188,3 +188,9 @@ def test_limit_per_item_and_setting(engine):
 def test_junk_and_other_languages_give_no_items_and_no_error(engine):
     for text in ("\x00\x01\x02 ÿþ \ufffd\ufffd", "患者は車椅子を使用しています。", "🦽🩼🫁" * 50, "(" * 5000):
         assert suggest(engine, text).items == [], text
+
+
+def test_keyword_mode_never_calls_the_model(engine, monkeypatch):
+    monkeypatch.setattr(engine.encoder, "encode", lambda *a, **k: pytest.fail("the model was called"))
+    result = suggest(engine, "Keytruda 200 mg IV. Standard wheelchair dispensed.", min_confidence=0, mode="keyword")
+    assert {"J9271", "K0001"} <= {item.codes[0].code for item in result.items if item.codes}

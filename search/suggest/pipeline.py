@@ -33,6 +33,7 @@ from codefinder.search.suggest.segments import Segment, Token, segments
 DEFAULT_LIMIT_PER_ITEM = 5
 MIN_DEPTH = 10  # codes searched per mention: enough to reorder the first ones
 SHORT_MENTION = 2  # words; an accessory this short after an item of equipment is also read behind it
+ACCESSORY_REACH = 1  # segments after the equipment's in which such an accessory is read behind it
 EQUIPMENT_SECTIONS = frozenset("EK")
 TIME_WORDS = frozenset({"day", "days", "week", "weeks", "month", "months", "hour", "hours", "hrs", "year", "years"})
 
@@ -102,9 +103,12 @@ def suggest(
     min_confidence: float | None = None,
     as_of: dt.date | None = None,
     check: Callable[[], None] | None = None,
+    mode: str = "hybrid",
 ) -> SuggestResponse:
     """Every billable mention of ``text`` with its codes. ``min_confidence`` (default: the engine's
     setting) is what a mention's best code must reach to be reported (0 reports every candidate);
+    ``mode`` is the retrieval each mention is searched with ("keyword": no model call, faster, less
+    accurate — docs/suggest.md);
     ``check`` is called between steps (a deadline may raise there)."""
     started = time.perf_counter()
     settings = engine.settings
@@ -121,15 +125,11 @@ def suggest(
         check()
     depth = max(limit_per_item, MIN_DEPTH)
     # HCPCS Level II answers first; a CPT service that none answers well enough goes to CPT after
-    options = SearchOptions(limit=depth, mode="hybrid", setting=setting, filters=Filters(system="HCPCS", as_of=as_of))
+    options = SearchOptions(limit=depth, mode=mode, setting=setting, filters=Filters(system="HCPCS", as_of=as_of))
     queries = [mention_query(text, m) for m in mentions]
     attributes = [_attributes(m) for m in mentions]
-    runs = _runs(engine, queries, options)
-    choices = [
-        _choice(engine, run, mention, stated, limit_per_item)
-        for mention, run, stated in zip(mentions, runs, attributes, strict=True)
-    ]
-    _read_accessories(engine, mentions, queries, attributes, choices, thresholds, options, limit_per_item)
+    choices = _choices(engine, queries, options, mentions, attributes, limit_per_item)
+    _read_accessories(engine, found, mentions, queries, attributes, choices, thresholds, options, limit_per_item)
     items: list[SuggestedItem] = []
     unanswered: list[tuple[Mention, str]] = []  # CPT services no HCPCS code answers well enough
     for mention, query, stated, choice in zip(mentions, queries, attributes, choices, strict=True):
@@ -137,7 +137,7 @@ def suggest(
             items.append(_item(text, mention, query, stated, choice.codes, needs_cpt=False))
         elif mention.cpt_service is not None:
             unanswered.append((mention, query))
-    items += _cpt_items(engine, text, unanswered, depth, limit_per_item, as_of)
+    items += _cpt_items(engine, text, unanswered, depth, limit_per_item, as_of, mode)
     if check is not None:
         check()
     items.sort(key=lambda item: item.start)
@@ -160,6 +160,23 @@ def _runs(engine: SearchEngine, queries: list[str], options: SearchOptions) -> l
     return [run for run in done if run is not None]
 
 
+def _choices(
+    engine: SearchEngine,
+    queries: list[str],
+    options: SearchOptions,
+    mentions: list[Mention],
+    attributes: list[Attributes],
+    limit: int,
+) -> list[Choice]:
+    """Each mention's codes, chosen as its run comes out of the batch: the choosing of the first mentions
+    happens while the model still embeds the later ones."""
+    done: list[Choice | None] = [None] * len(queries)
+    if queries:
+        for position, run in engine.run_many(queries, options):
+            done[position] = _choice(engine, run, mentions[position], attributes[position], limit)
+    return [choice for choice in done if choice is not None]
+
+
 def _attributes(mention: Mention) -> Attributes:
     before = mention.segment.tokens[max(0, mention.first - 3) : mention.first]
     return read_attributes(_stated(mention), before, mention.kind == "drug")
@@ -180,6 +197,7 @@ def _choice(
 
 def _read_accessories(
     engine: SearchEngine,
+    found: list[Segment],
     mentions: list[Mention],
     queries: list[str],
     attributes: list[Attributes],
@@ -190,18 +208,25 @@ def _read_accessories(
 ) -> None:
     """An accessory named alone after an item of equipment ("CPAP machine set up. Full face mask, tubing
     and disposable filters provided.") is searched again behind the equipment's first word ("cpap
-    tubing"), all such in one more batch; the reading with the more confident code is kept, the equipment's
-    own code left out of it (the tubing is not the machine). ``queries`` and ``choices`` are updated."""
+    tubing"), all such in one more batch; that reading is kept when its code is confident enough to report
+    or more confident than the bare word's, the equipment's own code left out of it (the tubing is not the
+    machine). Only in the equipment's own segment or the
+    next: further on, a short item ("Extremities", "Wound edges") is about something else.
+    ``queries`` and ``choices`` are updated."""
+    segment_number = {id(segment): n for n, segment in enumerate(found)}
     pending: list[tuple[int, str, str]] = []  # (mention, context query, the equipment's code)
-    equipment: tuple[str, str] | None = None  # (first word of its name, its first code)
+    equipment: tuple[str, str, int] | None = None  # (first word of its name, its first code, its segment)
     for n, (mention, choice) in enumerate(zip(mentions, choices, strict=True)):
         if mention.kind != "item" or not mention.anchors:
             continue
+        segment = segment_number[id(mention.segment)]
+        if equipment is not None and segment > equipment[2] + ACCESSORY_REACH:
+            equipment = None
         short = len([t for t in mention.tokens if t.text[0].isalpha()]) <= SHORT_MENTION
         if short and equipment is not None:
             pending.append((n, f"{equipment[0]} {queries[n]}", equipment[1]))
         elif choice.codes and choice.codes[0].section in EQUIPMENT_SECTIONS and _reported(choice, mention, thresholds):
-            equipment = (mention.anchors[0].split()[0], choice.codes[0].code)
+            equipment = (mention.anchors[0].split()[0], choice.codes[0].code, segment)
     if not pending:
         return
     runs = _runs(engine, [query for _, query, _ in pending], options)
@@ -209,7 +234,9 @@ def _read_accessories(
         other = _choice(engine, run, mentions[n], attributes[n], limit + 1)
         codes = [c for c in other.codes if c.code != code][:limit]
         best = max((c.confidence for c in codes if c.confidence is not None), default=None)
-        if best is not None and best > (choices[n].best or 0.0):
+        # next to its equipment, a bare accessory word means the equipment's: that reading wins whenever it is
+        # confident enough to report ("tubing" after a CPAP machine is CPAP tubing, not feeding tubing)
+        if best is not None and (best >= thresholds.any_code or best > (choices[n].best or 0.0)):
             choices[n] = Choice(codes, best, other.best_matched)
             queries[n] = query
 
@@ -235,11 +262,12 @@ def _cpt_items(
     depth: int,
     limit: int,
     as_of: dt.date | None,
+    mode: str,
 ) -> list[SuggestedItem]:
     """CPT services: with CPT codes when a CPT file is loaded, else flagged with none."""
     if not unanswered:
         return []
-    options = SearchOptions(limit=depth, mode="hybrid", filters=Filters(system="CPT", as_of=as_of))
+    options = SearchOptions(limit=depth, mode=mode, filters=Filters(system="CPT", as_of=as_of))
     runs: list[QueryRun | None] = [None] * len(unanswered)
     if engine.has_cpt:
         runs = list(_runs(engine, [query for _, query in unanswered], options))
