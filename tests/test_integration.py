@@ -116,6 +116,11 @@ def test_domain_knowledge_on_the_real_index(real_engine, query, code):
     assert response.no_good_match is False
 
 
+def test_a_drug_eluting_coronary_stent_is_the_coated_stent(real_engine):
+    assert top_codes(real_engine, "stent coronary drug eluting", 1) == ["C1874"]  # not the bare-metal C1876
+    assert top_codes(real_engine, "bare metal stent", 1) == ["C1876"]
+
+
 def test_real_index_reads_the_language_of_its_query_model(real_engine):
     lexicon = real_engine.index.lexicon
     assert len(lexicon) > 15000 and {"puts", "bends", "knee"} <= lexicon and "wheelchiar" not in lexicon
