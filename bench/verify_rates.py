@@ -19,13 +19,14 @@ one would otherwise decide for the other. The check part of the chargemaster (30
 aggregate, with the chosen point. Targets: right codes flagged ``suspect`` <= 5 %, random codes caught
 >= 99 %, siblings caught >= 70 % ("caught" = any verdict but ``consistent``).
 
-Choice: over a coarse grid of the rules' thresholds (1-2-5 steps, not fitted to a line), the points that
-meet the targets on the mean of the sources (random codes on each source) are kept, and of those the ones
-farthest inside them: the largest smallest margin (points between a rate and its target), since the same
-rates will be measured on data nobody here has. Margins within one standard error of the best (the sampling
-error of the right codes' rate) are told apart by nothing but noise, so among those the point catching the
-most siblings (both kinds) wins. Every rule is also measured alone and left out, on the same evidence, so
-each one's worth is on record.
+Choice: over a coarse grid of the rules' thresholds (1-2-5 steps, not fitted to a line), the point farthest
+inside the targets wins: the largest smallest margin (points between a rate and its target), since the same
+rates will be measured on data nobody here has. Right and random codes are held to their targets on each
+source (the worst one counts: hospital lines flag more right codes than written queries, and a mean would
+hide that); siblings on the mean. When no point meets every target, the nearest one wins. Margins within one
+standard error of the best (the sampling error of the worst source's right-code rate) are told apart by
+nothing but noise, so among those the point catching the most siblings (both kinds) wins. Every rule is also
+measured alone and left out, on the same evidence, so each one's worth is on record.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ GRID: dict[str, list[Any]] = {
 }
 # Guards held fixed (they cost right codes almost nothing on the dev data and protect data unlike it: long
 # notes that share a word with any descriptor); measured like every rule.
-FIXED = {"off_topic_below": 0.05, "off_topic_top": 5, "dose_sibling": True}
+FIXED = {"off_topic_below": 0.05, "off_topic_top": 5, "dose_sibling": True, "attribute_conflict": True}
 TUNING_SOURCES = ("chargemaster (tune)", "queries")
 CHECK_SOURCE = "chargemaster (check)"
 SEED = 14
@@ -156,10 +157,11 @@ def mean_rates(per_source: dict[str, dict[str, float]]) -> dict[str, float]:
 
 def margin(per_source: dict[str, dict[str, float]]) -> float:
     """How far inside every target a point is (negative: outside one): the smallest of the right codes' margin
-    below 5 %, the random codes' above 99 % on the worst source, the siblings' above 70 %."""
+    below 5 % and the random codes' above 99 %, each on its worst source (a hospital's lines are measured
+    apart from written queries, so a mean would hide the source that fails), and the siblings' above 70 %."""
     mean = mean_rates(per_source)
     return min(
-        TARGETS["right"] - mean["right"],
+        TARGETS["right"] - max(r["right"] for r in per_source.values()),
         min(r["random"] for r in per_source.values()) - TARGETS["random"],
         mean["sibling"] - TARGETS["sibling"],
     )
@@ -187,9 +189,8 @@ def choose(tuning: dict[str, list[Judged]]) -> tuple[VerifyPolicy | None, list[d
         trials.append(
             {"policy": policy, "per_source": per_source, "mean": mean, "margin": inside, "meets": inside >= 0}
         )
-    feasible = [t for t in trials if t["meets"]]
-    if not feasible:
-        return None, trials
+    # when no point meets every target, the one nearest to meeting them (the least negative margin)
+    feasible = [t for t in trials if t["meets"]] or trials
     farthest = max(feasible, key=lambda t: t["margin"])
     noise = standard_error(farthest["per_source"])
     ties = [t for t in feasible if t["margin"] >= farthest["margin"] - noise]
@@ -198,9 +199,9 @@ def choose(tuning: dict[str, list[Judged]]) -> tuple[VerifyPolicy | None, list[d
 
 
 def standard_error(per_source: dict[str, dict[str, float]]) -> float:
-    """The sampling error of the mean rate of right codes flagged (binomial, per source)."""
-    variances = [r["right"] * (1 - r["right"]) / max(r["right_pairs"], 1) for r in per_source.values()]
-    return math.sqrt(sum(variances)) / len(variances)
+    """The sampling error (binomial) of the rate of right codes flagged on the source where it is highest."""
+    worst = max(per_source.values(), key=lambda r: r["right"])
+    return math.sqrt(worst["right"] * (1 - worst["right"]) / max(worst["right_pairs"], 1))
 
 
 def rule_effects(judged: dict[str, list[Judged]], policy: VerifyPolicy) -> dict[str, dict[str, dict[str, float]]]:
@@ -268,6 +269,7 @@ def report(
         f"- `off_topic`: confidence below {policy.off_topic_below:g} and the code's section none of the best "
         f"{policy.off_topic_top} hits' sections",
         f"- `dose_sibling`: {'on' if policy.dose_sibling else 'off'}",
+        f"- `attribute_conflict`: {'on' if policy.attribute_conflict else 'off'}",
         "",
         "Rates at that point (tuning sources: the tune part of the dev chargemaster, ≤ 3 lines a code, and "
         "`data/eval/queries.csv`; the check part is measured only in aggregate, with the point already chosen):",
@@ -329,9 +331,7 @@ def main() -> None:
     judged = {name: judge_pairs(engine, pairs[name], setting) for name, (_, setting) in sources.items()}
     tuning = {name: judged[name] for name in TUNING_SOURCES}
     policy, trials = choose(tuning)
-    if policy is None:
-        closest = min(trials, key=lambda t: t["mean"]["right"])
-        raise SystemExit(f"no operating point meets the targets; the fewest false suspects: {closest['mean']}")
+    assert policy is not None  # a grid always has a nearest point
     per_source = {name: rates(items, policy) for name, items in tuning.items()}
     check = rates(judged[CHECK_SOURCE], policy)  # aggregate only: the check part is never read line by line
     for name in TUNING_SOURCES:
@@ -343,9 +343,10 @@ def main() -> None:
         calibration_sha256=file_sha256(calibration),
         chosen_on=dt.date.today().isoformat(),
         how=(
-            "python -m bench.verify_rates: of the grid points meeting the targets (right codes flagged <= 5 %, "
-            "random >= 99 %, siblings >= 70 %) on the mean of the dev chargemaster's tune part and "
-            "data/eval/queries.csv, the one farthest inside them"
+            "python -m bench.verify_rates: of the grid points, the one farthest inside the targets (right codes "
+            "flagged <= 5 % and random >= 99 % on each of the dev chargemaster's tune part and "
+            "data/eval/queries.csv, siblings >= 70 % on their mean), or nearest to them when none meets all; "
+            "within one standard error, the one catching the most siblings"
         ),
         measured={
             "targets": TARGETS,

@@ -518,6 +518,39 @@ def descriptor_doses(text: str, units: Mapping[str, str]) -> list[Quantity]:
     return found
 
 
+# The unit each quantity family is kept in (``QuantityFamily.to_base``), for saying a value to a person.
+BASE_UNITS = {
+    "area": "sq in",
+    "weight": "lb",
+    "pressure": "mmHg",
+    "protein": "g protein",
+    "calories": "kcal",
+    "percent": "%",
+    "width": "in",
+    "duration": "min",
+    "volume": "ml",
+}
+
+
+def attribute_text(attribute: Attribute) -> str:
+    """An attribute as a person says it: "bi-level", "more than 16 sq in", "16-48 sq in", "300 lb or less"."""
+    if isinstance(attribute, Mode):
+        return attribute.value
+    unit = BASE_UNITS.get(attribute.family, attribute.family.split(":")[-1])
+
+    def number(value: float) -> str:
+        return f"{value:g} {unit}".replace(" %", "%")
+
+    low, high = attribute.low, attribute.high
+    if low is not None and high is not None:
+        return number(low) if low == high else f"{low:g}-{number(high)}"
+    if low is not None:
+        return f"{'more than' if attribute.low_open else 'at least'} {number(low)}"
+    if high is not None:
+        return f"{number(high)} {'or less' if not attribute.high_open else '(under)'}"
+    return attribute.family
+
+
 def is_dose_family(family: str) -> bool:
     """Doses and grades: agreement on them has its own weight (``dose_bonus``)."""
     return family.startswith(("dose:", "grade:"))
@@ -576,6 +609,30 @@ MODE_FAMILIES: dict[str, dict[str, tuple[str, ...]]] = {
     "rate response": {
         "non rate-responsive": ("non rate-responsive", "non-rate-responsive", "non rate responsive"),
         "rate-responsive": ("rate-responsive", "rate responsive"),
+    },
+    # positive airway pressure: continuous (CPAP, E0601) or bi-level (the respiratory assist devices E0470-E0472);
+    # what is "used with positive airway pressure device" (masks, tubing, filters) goes with either
+    "airway pressure": {
+        "continuous": (
+            "continuous positive airway pressure",
+            "cpap",
+            "c-pap",
+            "apap",
+            "auto-cpap",
+            "positive airway pressure",
+        ),
+        "bi-level": (
+            "positive airway pressure",
+            "bi-level",
+            "bilevel",
+            "bi level",
+            "bipap",
+            "bi-pap",
+            "bipap st",
+            "bi-pap st",
+            "bilevel st",
+            "bi-level st",
+        ),
     },
     "interface": {
         "non-invasive": (

@@ -15,6 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from codefinder.indexer.attributes import Attribute
 from codefinder.indexer.errors import QueryError
 from codefinder.indexer.records import CodeRecord
 from codefinder.indexer.settings import Settings
@@ -340,6 +341,13 @@ class SearchEngine:
         return RewrittenQuery(
             text=query, words=query.lower().split(), keyword_terms=[(s, 1.0) for s in stems], semantic_text=query
         )
+
+    def stated_attributes(self, rewritten: RewrittenQuery) -> tuple[Attribute, ...]:
+        """The attributes (sizes, capacities, modes…) a query states, as the reranking reads them; none with
+        domain knowledge off."""
+        if self._rewriter is None:
+            return ()
+        return self._rerank.wanted(rewritten.text, rewritten.semantic_text)
 
     def features(self, run: QueryRun, row: int) -> np.ndarray:
         """The calibration features of one row for one query (see ``search.confidence.FEATURES``)."""

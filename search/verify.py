@@ -3,9 +3,10 @@
 The description is searched (hybrid, terminated codes included) and the assigned code is judged by the named
 rules of ``search.verify_rules`` at the operating point of ``search.verify_policy`` (chosen from measured
 rates by ``bench/verify_rates.py``): its calibrated confidence, a far likelier code, a section none of the
-best hits share, a sibling billed per the stated dose. Any rule firing makes it ``suspect``, with the better
-candidates and one line of why per rule. Unknown codes, codes of CPT's form when no CPT file is loaded and
-terminated codes get verdicts of their own. Without a calibration the code's rank decides instead.
+best hits share, an attribute it states otherwise than the description, a sibling billed per the stated
+dose. Any rule firing makes it ``suspect``, with the better candidates and one line of why per rule. Unknown
+codes, codes of CPT's form when no CPT file is loaded and terminated codes get verdicts of their own. Without
+a calibration the code's rank decides instead.
 
 A code is read as coders write it ("E0130-RR", "J9271 JW"): each modifier must be one the index holds (else
 a ``ModifierError``), and contradictions the descriptors make knowable are flagged, as is a billed number of
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from codefinder.indexer.attributes import agreement, attribute_text, is_dose_family
 from codefinder.indexer.records import CodeRecord
 from codefinder.search.billing_units import UnitsComputation, sibling_per_dose, units_for
 from codefinder.search.cpt_intent import NOT_LOADED, cpt_code_level
@@ -38,7 +40,8 @@ from codefinder.search.modifiers import (
 from codefinder.search.query import codes_with_prefix, normalize_query
 from codefinder.search.run import QueryRun
 from codefinder.search.verify_reasons import reason_for
-from codefinder.search.verify_rules import Candidate, Evidence, fired_rules
+from codefinder.search.verify_rules import Candidate, Conflict, Evidence, fired_rules
+from codefinder.search.verify_successors import successors
 
 VERDICTS = ("consistent", "suspect", "unknown_code", "terminated", "needs_cpt")
 # The best hits the rules look at (the best other code, the sections the description reads as).
@@ -283,7 +286,35 @@ def evidence_for(
         confidence=0.0 if confidence is None else confidence,
         top=top,
         dose_sibling=sibling_per_dose(description, record, _siblings(engine, record, run.today)),
+        successors=successors(record, (c.code for c in top), engine.lookup, run.today),
+        conflicts=attribute_conflicts(engine, run, row, top),
     )
+
+
+def attribute_conflicts(
+    engine: SearchEngine, run: QueryRun, row: int, top: tuple[Candidate, ...]
+) -> tuple[Conflict, ...]:
+    """The attributes the description states that the code's descriptor states otherwise, each with the best
+    hits stating it as the description does. Not doses (``dose_sibling`` reads those) nor volumes: a drug's
+    "…, 1 ml" is the unit it is billed in, and "4 ML VIAL" is billed as 4 of them."""
+    wanted = [
+        a for a in engine.stated_attributes(run.rewritten) if not is_dose_family(a.family) and a.family != "volume"
+    ]
+    if not wanted:
+        return ()
+    _, conflicting = agreement(engine.facts.attributes(row), wanted)
+    found = []
+    for family in sorted(conflicting):
+        agreeing = tuple(
+            c.code for c in top if c.row != row and family in agreement(engine.facts.attributes(c.row), wanted)[0]
+        )
+        if agreeing:
+            said = next(a for a in wanted if a.family == family)
+            stated = [a for a in engine.facts.attributes(row) if a.family == family]
+            found.append(
+                Conflict(family, " / ".join(attribute_text(a) for a in stated), attribute_text(said), agreeing)
+            )
+    return tuple(found)
 
 
 def _siblings(engine: SearchEngine, record: CodeRecord, day: dt.date) -> Iterator[CodeRecord]:
@@ -335,7 +366,11 @@ def judge(
     flags = [Finding(note.kind, note.message) for note in parsed.notes]
     flags += [Finding(f.kind, f.message) for f in modifier_findings(record, parsed.modifiers, run.today)]
     if status not in ("active", "terminated"):
-        flags.append(Finding("status", f"{record.code} is {status.replace('_', ' ')} on {run.today.isoformat()}"))
+        current = ", ".join(sorted(evidence.successors))
+        instead = f"; current code for it: {current}" if current else ""
+        flags.append(
+            Finding("status", f"{record.code} is {status.replace('_', ' ')} on {run.today.isoformat()}{instead}")
+        )
     units = units_check(description, record, parsed)
     if units is not None and units.expected is not None and units.billed not in (None, units.expected.units):
         expected = units.expected

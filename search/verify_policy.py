@@ -40,6 +40,8 @@ class VerifyPolicy:
     off_topic_top: int
     # dose_sibling: a sibling is billed per the dose the description states, the code per another
     dose_sibling: bool
+    # attribute_conflict: the code states an attribute otherwise than the description and near-top codes do
+    attribute_conflict: bool = False
     calibration_sha256: str = ""
     chosen_on: str = ""
     how: str = ""

@@ -34,6 +34,12 @@ WORDS = re.compile(r"[\w-]+")
 def reason_for(rule: str, engine: SearchEngine, run: QueryRun, record: CodeRecord, evidence: Evidence) -> str:
     if rule == "dose_sibling":
         return str(evidence.dose_sibling)
+    if rule == "attribute_conflict":
+        return "; ".join(
+            f"{record.code} is {c.code_says} ({c.family}); the description says {c.text_says}, as "
+            f"{code_span(list(c.agreeing))} {'does' if len(c.agreeing) == 1 else 'do'}"
+            for c in evidence.conflicts
+        )
     if rule == "clearly_outranked":
         return _outranked(engine, run, record, evidence)
     if rule == "off_topic":

@@ -8,7 +8,10 @@ together on the same evidence.
 - ``off_topic``: a low-confidence code from a section none of the best hits belong to (a drug code on a
   walker) — a guard that holds where descriptions are long and share a word with anything;
 - ``dose_sibling``: the description states a dose that a sibling of the code is billed per exactly, while
-  the code's unit would bill it only by rounding ("albumin 5 % 50 ml" on the 250 ml code, where P9043 is 50 ml).
+  the code's unit would bill it only by rounding ("albumin 5 % 50 ml" on the 250 ml code, where P9043 is 50 ml);
+- ``attribute_conflict``: the description states an attribute (a mode such as bi-level pressure, semi-electric,
+  bifocal; a size, a capacity) that the code's descriptor states otherwise and near-top codes state as the
+  description does ("bipap machine" on E0601, continuous pressure, where E0470-E0472 are bi-level).
 """
 
 from __future__ import annotations
@@ -31,6 +34,20 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class Conflict:
+    """An attribute the description states that the code's descriptor states otherwise, while near-top codes
+    state it as the description does: ("airway pressure", "continuous", "bi-level", ("E0470", "E0471"))."""
+
+    family: str
+    code_says: str
+    text_says: str
+    agreeing: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.family}: the code says {self.code_says}, the description {self.text_says}"
+
+
+@dataclass(frozen=True)
 class Evidence:
     """What the rules look at for one (description, code) pair, computed once from the description's run."""
 
@@ -40,11 +57,20 @@ class Evidence:
     confidence: float
     top: tuple[Candidate, ...]  # the run's best text hits, best first; the code itself may be among them
     dose_sibling: SiblingPerDose | None = None
+    # current codes that took over the code, when newer lists no longer carry it (``search.verify_successors``)
+    successors: frozenset[str] = frozenset()
+    # attributes the description states and the code contradicts, which near-top codes agree with
+    conflicts: tuple[Conflict, ...] = ()
 
     @property
     def likelier(self) -> list[Candidate]:
-        """The best hits likelier than the code, best first."""
-        return [c for c in self.top if c.code != self.code and c.confidence > self.confidence]
+        """The best hits likelier than the code, best first; not its own successors (J2003 is the code
+        that replaced J2001 for the same drug: outranked by it, J2001 is outdated, not wrong)."""
+        return [
+            c
+            for c in self.top
+            if c.code != self.code and c.confidence > self.confidence and c.code not in self.successors
+        ]
 
 
 def low_confidence(evidence: Evidence, policy: VerifyPolicy) -> bool:
@@ -68,9 +94,14 @@ def dose_sibling(evidence: Evidence, policy: VerifyPolicy) -> bool:
     return policy.dose_sibling and evidence.dose_sibling is not None
 
 
+def attribute_conflict(evidence: Evidence, policy: VerifyPolicy) -> bool:
+    return policy.attribute_conflict and bool(evidence.conflicts)
+
+
 # In the order their reasons are shown: the most specific first.
 RULES: dict[str, Callable[[Evidence, VerifyPolicy], bool]] = {
     "dose_sibling": dose_sibling,
+    "attribute_conflict": attribute_conflict,
     "clearly_outranked": clearly_outranked,
     "off_topic": off_topic,
     "low_confidence": low_confidence,

@@ -171,6 +171,11 @@ def test_verify_on_the_real_index(real_engine):
     assert verify(real_engine, "remicade infusion", "J1745").verdict == "consistent"
     walker = verify(real_engine, "walker", "J1745")
     assert walker.verdict == "suspect" and walker.better_candidates
+    # the example: a CPAP code on a bi-level device, with one line of why
+    bipap = verify(real_engine, "bipap machine", "E0601")
+    assert bipap.verdict == "suspect"
+    assert any("the description says bi-level" in reason.message for reason in bipap.reasons), bipap.reasons
+    assert verify(real_engine, "cpap machine", "E0601").verdict == "consistent"
 
 
 def test_onnx_encoder_matches_sentence_transformers(real_context):

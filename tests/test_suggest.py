@@ -194,3 +194,10 @@ def test_keyword_mode_never_calls_the_model(engine, monkeypatch):
     monkeypatch.setattr(engine.encoder, "encode", lambda *a, **k: pytest.fail("the model was called"))
     result = suggest(engine, "Keytruda 200 mg IV. Standard wheelchair dispensed.", min_confidence=0, mode="keyword")
     assert {"J9271", "K0001"} <= {item.codes[0].code for item in result.items if item.codes}
+
+
+def test_an_unknown_mode_is_refused_even_for_text_naming_nothing(engine):
+    from codefinder.indexer.errors import QueryError
+
+    with pytest.raises(QueryError, match="mode must be one of hybrid, keyword"):
+        suggest(engine, "Pt tolerated well.", mode="semantic")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import replace
 
 import pytest
 
@@ -144,6 +145,20 @@ def test_each_rule_fires_on_its_own_evidence():
     assert fired_rules(evidence(0.02, [("E0470", 0.5), ("J1885", 0.3)]), POLICY) == []  # its section is there
     dose = sibling_per_dose("madeupalbumin 50 ml", ALBUMIN_250, [ALBUMIN_50, ALBUMIN_250])
     assert fired_rules(evidence(0.5, [("P9942", 0.5)], "P9942", dose_sibling=dose), POLICY) == ["dose_sibling"]
+
+
+def test_an_attribute_the_code_states_otherwise_is_a_conflict_when_near_top_codes_agree():
+    from codefinder.indexer.attributes import Mode, Quantity, attribute_text
+    from codefinder.search.verify_rules import Conflict
+
+    bilevel = Conflict("airway pressure", "continuous", "bi-level", ("E0470", "E0471", "E0472"))
+    found = evidence(0.2, [("E0470", 0.5), ("E0601", 0.2)], conflicts=(bilevel,))
+    assert fired_rules(found, replace(POLICY, attribute_conflict=True)) == ["attribute_conflict"]
+    assert fired_rules(found, POLICY) == []  # off unless the policy turns it on (an older policy file)
+    assert attribute_text(Mode("power", "semi-electric")) == "semi-electric"
+    assert attribute_text(Quantity("area", 16.0, None, low_open=True)) == "more than 16 sq in"
+    assert attribute_text(Quantity("area", 16.0, 48.0)) == "16-48 sq in"
+    assert attribute_text(Quantity("weight", None, 300.0)) == "300 lb or less"
 
 
 def test_rules_switched_off_by_the_policy_do_not_fire():

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from codefinder.indexer.errors import QueryError
 from codefinder.search.engine import SearchEngine, SearchOptions
 from codefinder.search.filters import Filters
 from codefinder.search.run import QueryRun
@@ -35,6 +36,7 @@ MIN_DEPTH = 10  # codes searched per mention: enough to reorder the first ones
 SHORT_MENTION = 2  # words; an accessory this short after an item of equipment is also read behind it
 ACCESSORY_REACH = 1  # segments after the equipment's in which such an accessory is read behind it
 EQUIPMENT_SECTIONS = frozenset("EK")
+SUGGEST_MODES = ("hybrid", "keyword")  # a mention is a few words: semantic alone would lose their exact names
 TIME_WORDS = frozenset({"day", "days", "week", "weeks", "month", "months", "hour", "hours", "hrs", "year", "years"})
 
 __all__ = ["SuggestResponse", "SuggestedCode", "SuggestedItem", "suggest"]
@@ -111,6 +113,8 @@ def suggest(
     accurate — docs/suggest.md);
     ``check`` is called between steps (a deadline may raise there)."""
     started = time.perf_counter()
+    if mode not in SUGGEST_MODES:
+        raise QueryError(f"mode must be one of {', '.join(SUGGEST_MODES)}, got {mode!r}")
     settings = engine.settings
     any_code = settings.suggest_min_confidence if min_confidence is None else min_confidence
     thresholds = Thresholds(
@@ -210,9 +214,8 @@ def _read_accessories(
     and disposable filters provided.") is searched again behind the equipment's first word ("cpap
     tubing"), all such in one more batch; that reading is kept when its code is confident enough to report
     or more confident than the bare word's, the equipment's own code left out of it (the tubing is not the
-    machine). Only in the equipment's own segment or the
-    next: further on, a short item ("Extremities", "Wound edges") is about something else.
-    ``queries`` and ``choices`` are updated."""
+    machine). Only in the equipment's own segment or the next: further on, a short item ("Extremities",
+    "Wound edges") is about something else. ``queries`` and ``choices`` are updated."""
     segment_number = {id(segment): n for n, segment in enumerate(found)}
     pending: list[tuple[int, str, str]] = []  # (mention, context query, the equipment's code)
     equipment: tuple[str, str, int] | None = None  # (first word of its name, its first code, its segment)
