@@ -366,8 +366,10 @@ def judge(
     flags = [Finding(note.kind, note.message) for note in parsed.notes]
     flags += [Finding(f.kind, f.message) for f in modifier_findings(record, parsed.modifiers, run.today)]
     if status not in ("active", "terminated"):
-        current = ", ".join(sorted(evidence.successors))
-        instead = f"; current code for it: {current}" if current else ""
+        # the recorded replacement, else the best-ranked current code for the same drug
+        ranked = [c for c in record.replaced_by if c in evidence.successors]
+        ranked += [c.code for c in evidence.top if c.code in evidence.successors] + sorted(evidence.successors)
+        instead = f"; current code for it: {ranked[0]}" if ranked else ""
         flags.append(
             Finding("status", f"{record.code} is {status.replace('_', ' ')} on {run.today.isoformat()}{instead}")
         )

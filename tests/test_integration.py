@@ -176,6 +176,10 @@ def test_verify_on_the_real_index(real_engine):
     assert bipap.verdict == "suspect"
     assert any("the description says bi-level" in reason.message for reason in bipap.reasons), bipap.reasons
     assert verify(real_engine, "cpap machine", "E0601").verdict == "consistent"
+    # a code newer lists dropped, on a line it fits: outdated, not suspect, and the flag names its successor
+    outdated = verify(real_engine, "LIDOCAINE 1% SOLN", "J2001", setting="hospital")
+    assert outdated.verdict == "consistent"
+    assert any(flag.message.endswith("current code for it: J2003") for flag in outdated.flags), outdated.flags
 
 
 def test_onnx_encoder_matches_sentence_transformers(real_context):
