@@ -43,9 +43,6 @@ class Conflict:
     text_says: str
     agreeing: tuple[str, ...]
 
-    def __str__(self) -> str:
-        return f"{self.family}: the code says {self.code_says}, the description {self.text_says}"
-
 
 @dataclass(frozen=True)
 class Evidence:
