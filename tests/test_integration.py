@@ -237,6 +237,15 @@ def test_suggest_reads_a_note_on_the_real_index(real_engine):
     assert not any(code.startswith(("E07", "P90")) for code in items)  # the leg is a site, platelets a reason
 
 
+def test_a_biologic_of_human_origin_keeps_its_place_in_a_note(real_engine):
+    """ "Infusion, albumin (human), 5%, 250 ml" is the albumin code; the iodinated serum albumin that also
+    names albumin is another product, not the general code to put it behind."""
+    from codefinder import suggest
+
+    items = suggest(real_engine, "Albumin 5% 250 mL IV.").items
+    assert items and items[0].codes[0].code == "P9045"
+
+
 def test_an_accessory_next_to_its_equipment_is_read_as_the_equipments(real_engine):
     """ "tubing" right after a CPAP machine is CPAP tubing; sentences later it is read on its own."""
     from codefinder import suggest

@@ -199,7 +199,7 @@ def _after_general(records: list[CodeRecord], text: str, lexicon: MentionLexicon
                 j
                 for j in order[order.index(i) + 1 :]
                 if drug
-                and drug in _description_words(records[j].description)
+                and _drug_word(records[j]) == drug  # the same drug, not a code merely naming it ("… serum albumin")
                 and not _specific_beyond(records[j], said, lexicon)
             ),
             None,
@@ -208,11 +208,6 @@ def _after_general(records: list[CodeRecord], text: str, lexicon: MentionLexicon
             order.remove(i)
             order.insert(order.index(target) + 1, i)
     return order
-
-
-@lru_cache(maxsize=8192)
-def _description_words(description: str) -> frozenset[str]:
-    return frozenset(words_of(description))
 
 
 @dataclass(frozen=True)
