@@ -653,6 +653,41 @@ MODE_FAMILIES: dict[str, dict[str, tuple[str, ...]]] = {
         "reusable": ("non-disposable", "nondisposable", "non disposable", "reusable"),
         "disposable": ("disposable", "single use", "single-use"),
     },
+    # the joints an orthosis spans, named by its acronym or its hyphenated regions: a lumbar-sacral orthosis (LSO)
+    # is not the thoracic-lumbar-sacral one (TLSO), an ankle-foot orthosis (AFO) not the knee-ankle-foot one
+    # (KAFO); the longer span is listed first so that it is read whole
+    "orthosis span": {
+        "cervical-thoracic-lumbar-sacral": (
+            "cervical-thoracic-lumbar-sacral-orthoses",
+            "cervical-thoracic-lumbar-sacral-orthosis",
+            "cervical-thoracic-lumbar-sacral orthoses",
+            "cervical-thoracic-lumbar-sacral orthosis",
+            "cervical thoracic lumbar sacral orthosis",
+            "ctlso",
+        ),
+        "thoracic-lumbar-sacral": (
+            "thoracic-lumbar-sacral-orthosis",
+            "thoracic-lumbar-sacral orthosis",
+            "thoracic lumbar sacral orthosis",
+            "tlso",
+        ),
+        "lumbar-sacral": (
+            "lumbar-sacral orthosis",
+            "lumbar sacral orthosis",
+            "lumbosacral orthosis",
+            "lso",
+        ),
+        "sacroiliac": ("sacroiliac orthosis", "sio"),
+        "hip-knee-ankle-foot": ("hip-knee-ankle-foot orthosis", "hip knee ankle foot orthosis", "hkafo"),
+        "knee-ankle-foot": ("knee-ankle-foot orthosis", "knee ankle foot orthosis", "kafo"),
+        "ankle-foot": ("ankle-foot orthosis", "ankle foot orthosis", "afo"),
+        "knee": ("knee orthosis", "ko"),
+    },
+    # a pickup walker is lifted, it has no wheels; a wheeled (rolling) one is pushed
+    "wheels": {
+        "without wheels": ("without wheels", "pickup", "pick-up", "pick up"),
+        "wheeled": ("wheeled", "with wheels", "wheels", "rollator", "rolling walker"),
+    },
     "pouch": {"drainable": ("drainable",), "closed": ("closed",)},
     "pieces": {
         "one piece": ("1 piece", "one piece", "one-piece", "1-piece"),
@@ -734,23 +769,41 @@ def _mode_pattern(words: Iterable[str]) -> re.Pattern[str]:
     return re.compile(r"(?<![a-z0-9-])(?:" + _alternatives(words) + r")(?![a-z0-9])")
 
 
-# Every mode word, longest first, in one pattern; each word's (family, value) pairs.
-MODE_WORDS: dict[str, list[tuple[str, str]]] = {}
-for _family, _values in MODE_FAMILIES.items():
-    for _value, _words in _values.items():
-        for _word in _words:
-            MODE_WORDS.setdefault(_word, []).append((_family, _value))
-MODE_PATTERN = _mode_pattern(MODE_WORDS)
+# Families read in a pass of their own: their words contain other families' ("knee orthosis" is also an
+# orthosis, an external item), and one pattern would consume them for one family only.
+SEPARATE_FAMILIES = ("orthosis span",)
+
+
+def _mode_words(families: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+    """Each mode word of the families, with its (family, value) pairs."""
+    words: dict[str, list[tuple[str, str]]] = {}
+    for family in families:
+        for value, stated_by in MODE_FAMILIES[family].items():
+            for word in stated_by:
+                words.setdefault(word, []).append((family, value))
+    return words
+
+
+# Every mode word of a pass, longest first, in one pattern.
+MODE_PASSES = [
+    (pattern_words, _mode_pattern(pattern_words))
+    for pattern_words in (
+        _mode_words(family for family in MODE_FAMILIES if family not in SEPARATE_FAMILIES),
+        _mode_words(SEPARATE_FAMILIES),
+    )
+]
 
 
 def parse_modes(text: str) -> list[Mode]:
     """Every mode value the text states. Longer words are read first and consumed ("non-disposable" is not
     also "disposable", "semi electric" not also "electric")."""
     found: list[Mode] = []
-    for match in MODE_PATTERN.finditer(MODE_EXCEPTIONS.sub(" ", text)):
-        for family, value in MODE_WORDS[match.group(0)]:
-            found.append(Mode(family, value))
-            found += [Mode(*implied) for implied in IMPLIED_MODES.get((family, value), ())]
+    text = MODE_EXCEPTIONS.sub(" ", text)
+    for words, pattern in MODE_PASSES:
+        for match in pattern.finditer(text):
+            for family, value in words[match.group(0)]:
+                found.append(Mode(family, value))
+                found += [Mode(*implied) for implied in IMPLIED_MODES.get((family, value), ())]
     return list(dict.fromkeys(found))
 
 

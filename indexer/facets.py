@@ -21,7 +21,7 @@ from codefinder.indexer.attributes import (
     is_dose_family,
 )
 from codefinder.indexer.records import CodeRecord
-from codefinder.indexer.roles import Role, generic_names, item_heads, record_role
+from codefinder.indexer.roles import Role, generic_names, item_heads, item_qualifiers, record_role
 
 FACETS_FORMAT = 1
 
@@ -48,11 +48,12 @@ def descriptor_text(record: CodeRecord) -> str:
 def record_facets(records: list[CodeRecord], units: Mapping[str, str]) -> list[Facets]:
     items = item_heads(records)
     generics = generic_names(records)
+    qualifiers = item_qualifiers(records)
     facets = []
     for record in records:
         attributes = descriptor_attributes(descriptor_text(record), units, record.drug_dosage)
         dosed = any(isinstance(a, Quantity) and is_dose_family(a.family) for a in attributes)
-        facets.append(Facets(record_role(record, items, dosed, generics), attributes))
+        facets.append(Facets(record_role(record, items, dosed, generics, qualifiers), attributes))
     return facets
 
 

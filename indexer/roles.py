@@ -20,7 +20,7 @@ the base item unless the query names the part or the variant.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from codefinder.indexer.records import CodeRecord
@@ -59,6 +59,10 @@ MARKERS_ONLY = re.compile(r"\b(?:accessor(?:y|ies)|attachments?|replacement|^rep
 PART_NOUNS_SKIP = frozenset(analyze("attachment attachments accessory accessories replacement component components"))
 # Words that begin a descriptor without naming an item (a route, a form of service): "Injection, X" is X.
 NOT_ITEMS = frozenset(analyze("injection infusion inhalation instillation implant administration service services"))
+# The forms a drug comes in: "Iodine i-131 sodium iodide capsule(s)" is the drug in capsules, not a part of it.
+DOSAGE_FORMS = frozenset(
+    analyze("capsule capsules tablet tablets solution suspension powder granules liquid gel cream ointment vial")
+)
 # Special variants a plain query does not mean; each maps to the words that state it in a query. Facts of
 # the language of DME and drug coding: a bariatric item is the heavy-duty, extra-wide one; pediatric sizes
 # are for children; a custom-fabricated orthosis is made from a model of the patient.
@@ -100,6 +104,12 @@ NOC_WORDING = re.compile(
     r"\b(?:not otherwise (?:specified|classified)|unlisted|unclassified|noc|nos|other type)\b"
     r"|^(?:other|miscellaneous)\b"
 )
+# "Injection, acetaminophen 10 mg and ibuprofen 3 mg": a combination product, beside the first drug's own code;
+# the second drug is what a query states to want it.
+COMBINATION = re.compile(r"^injection, ([a-z][^,(;]*?) and ([a-z][^,(;]*)")
+# Salts and forms both drugs of a combination may carry: they name neither.
+SALTS = frozenset(analyze("hcl hydrochloride sodium potassium calcium acetate phosphate citrate sulfate g"))
+AMOUNT = re.compile(r"\d[\d.,/]*\s*(?:mg|mcg|gm?|ml|cc|units?)?\b")
 # "Injection, bupivacaine (posimir), 1 mg": a descriptor naming one brand of its drug.
 OWN_BRAND = re.compile(r"\(([a-z][a-z-]+)\)")
 # "Injection, cyclophosphamide, not otherwise specified, 5 mg" is the drug's generic code; beside it,
@@ -214,12 +224,39 @@ def item_heads(records: Iterable[CodeRecord]) -> Items:
     return items
 
 
-def compound_host(head_stems: tuple[str, ...], nouns: tuple[str, ...], items: list[tuple[frozenset[str], str]]) -> bool:
+Qualifiers = dict[str, set[tuple[frozenset[str], str]]]  # section -> (an item's head stems, a one-word qualifier)
+
+
+def item_qualifiers(records: Iterable[CodeRecord]) -> Qualifiers:
+    """The one-word qualifiers descriptors give an item in their second clause ("Crutches, forearm": forearm
+    crutches): "Crutch forearm" says the same item without the comma, not a forearm part of a crutch."""
+    found: Qualifiers = {}
+    for record in records:
+        text = descriptor(record)
+        parts = clauses(text) if record.kind == "code" and text else []
+        if len(parts) < 2 or PREPOSITION.match(parts[1]):
+            continue
+        qualifier = analyze(PARENTHESIS.sub(" ", parts[1]))
+        head = frozenset(analyze(head_of(parts[0])))
+        if len(qualifier) == 1 and head:
+            found.setdefault(record.section or "", set()).add((head, qualifier[0]))
+    return found
+
+
+def compound_host(
+    head_stems: tuple[str, ...],
+    nouns: tuple[str, ...],
+    items: list[tuple[frozenset[str], str]],
+    qualifiers: Collection[tuple[frozenset[str], str]] = (),
+) -> bool:
     """ "Tracheostomy tube collar/holder" is a holder for a tracheostomy tube: its head is an item's name
     (the stems before its own head noun lie within an item's head, whose last word is among them) followed
-    by another noun."""
+    by another noun, one that is neither a form of a drug ("sodium iodide capsule") nor what descriptors name
+    as a kind of that item ("crutch forearm")."""
     before = frozenset(s for s in head_stems if s not in nouns)
-    if not before - GENERIC_NOUNS or not nouns:
+    if not before - GENERIC_NOUNS or not nouns or set(nouns) <= DOSAGE_FORMS:
+        return False
+    if all((before, noun) in qualifiers for noun in nouns):
         return False
     return any(
         before <= stems and last in before and last not in GENERIC_NOUNS and not set(nouns) & stems
@@ -228,7 +265,11 @@ def compound_host(head_stems: tuple[str, ...], nouns: tuple[str, ...], items: li
 
 
 def record_role(
-    record: CodeRecord, items: Items | None = None, dosed: bool = False, generics: frozenset[str] = frozenset()
+    record: CodeRecord,
+    items: Items | None = None,
+    dosed: bool = False,
+    generics: frozenset[str] = frozenset(),
+    qualifiers: Qualifiers | None = None,
 ) -> Role:
     """The role a record's descriptor states (see the module docstring). ``dosed``: the record states a dose,
     so "not otherwise specified" makes it a drug's generic code (beside makers' own codes), not a catch-all."""
@@ -260,18 +301,26 @@ def record_role(
             part, host = True, parts[1]  # "Commode seat, wheelchair", "Platform attachment, walker"
     if not part and not set(head_stems) & NOT_ITEMS:
         nouns = head_nouns(head)
-        if compound_host(head_stems, nouns, section_items):
+        if compound_host(head_stems, nouns, section_items, (qualifiers or {}).get(record.section or "", ())):
             part, host = True, " ".join(s for s in head_stems if s not in nouns)  # "Tracheostomy tube collar"
     if part:
         hosted = set(analyze(host))
         part_words = [s for s in analyze(named) if s not in hosted]
-        part_nouns = tuple(n for n in head_nouns(named, GENERIC_NOUNS | PART_NOUNS_SKIP) if n not in hosted)
+        # "Repair or nonroutine service for …": a service word names no part a query could ask for
+        skip = GENERIC_NOUNS | PART_NOUNS_SKIP | NOT_ITEMS
+        part_nouns = tuple(n for n in head_nouns(named, skip) if n not in hosted)
     variants = []
     stated = EXCLUDING_CLAUSE.sub(" ", INCLUDES_CLAUSE.sub(" ", text))
     for name in dict.fromkeys(VARIANT_PATTERN.findall(stated)):
         variants.append((name, tuple(dict.fromkeys(analyze(VARIANTS[name])))))
     for named_feature, built_in in FEATURE.findall(stated):
         variants.append(("feature", tuple(dict.fromkeys(analyze(named_feature or built_in)))))
+    combined = COMBINATION.match(text)
+    if combined:
+        first = set(analyze(AMOUNT.sub(" ", combined.group(1))))
+        second = [stem for stem in analyze(AMOUNT.sub(" ", combined.group(2))) if stem not in first | SALTS]
+        if second:
+            variants.append(("combination", tuple(dict.fromkeys(second))))
     if not dosed and (record.noc or NOC_WORDING.search(text)):
         variants.append((NOT_OTHERWISE, tuple(dict.fromkeys(analyze(NOC_STATED_BY)))))
     maker = MAKER_SPECIFIC.search(text)

@@ -132,7 +132,7 @@ class Settings(BaseSettings):
     part_penalty: float = 0.25
     variant_penalty: float = 0.15
     # ... and when the query names a part ("cpap filter"), near-top base items without it score this much less.
-    named_part_penalty: float = 0.0
+    named_part_penalty: float = 0.15
     # setting=hospital: near-top OPPS device category C codes score this much more than DMEPOS siblings.
     hospital_device_bonus: float = 0.1
     # Terminated codes, shown only on request, score this fraction of a current code's score.

@@ -71,6 +71,7 @@ class Reranker:
                 settings.variant_penalty,
                 settings.named_part_penalty,
                 specified,
+                lambda row: facts.terms(row)[0],
             )
         if setting == "hospital":
             fused = apply_hospital_devices(fused, self.index.records, settings.hospital_device_bonus)

@@ -139,7 +139,7 @@ def unstated_variants(role: Role, query_stems: frozenset[str], base_names: froze
     """The record is a special variant ("institutional", "pediatric", a maker's own code…) the query does not
     state, by the variant's words or by a word of the record's own ("epbx", "zilretta") that no near-top
     plain sibling has."""
-    if query_stems & (set(role.own_names) - base_names):
+    if (query_stems - ROUTE_STEMS) & (set(role.own_names) - base_names):
         return False
     return any(not (query_stems & set(stems)) for _, stems in role.variants)
 
@@ -152,12 +152,14 @@ def apply_base_item_first(
     variant_penalty: float,
     named_part_penalty: float = 0.0,
     specified: frozenset[int] = frozenset(),
+    described: Callable[[int], frozenset[str]] | None = None,
 ) -> dict[int, float]:
     """A query naming an item wants the item: near-top parts and accessories whose part the query does not
     name ("walker": "Seat attachment, walker"; "pulse oximeter": "Oxygen probe for use with oximeter device")
     score (1 - part_penalty) less, when a base item is near the top too. A query that does name a part
     ("cpap filter") wants it:
-    near-top base items whose head lacks the words naming it score (1 - named_part_penalty) less. Special
+    near-top base items whose descriptor (``described``: its stems; else its head) lacks the words naming it
+    score (1 - named_part_penalty) less ("… glucose monitor or receiver" names a receiver). Special
     variants the query does not state ("hospital bed": "… institutional type") score (1 - variant_penalty)
     less, unless they are what the query's attributes ask for (``specified``: "bed for a 500 lb patient"
     states the heavy-duty bed by its weight), and only in favour of a plain item near the top that has as many
@@ -167,7 +169,7 @@ def apply_base_item_first(
         return fused
     floor = max(fused.values()) * NEAR_TOP_BAND
     near = {row: role_of(row) for row, score in fused.items() if score >= floor}
-    matched = {row: query_stems & set(role.own_names) for row, role in near.items()}
+    matched = {row: (query_stems & set(role.own_names)) - ROUTE_STEMS for row, role in near.items()}
     bases = any(not role.part for role in near.values())
     plain = [matched[row] for row, role in near.items() if not role.variants]
     asked = bool(query_stems & PART_REQUESTS)
@@ -179,8 +181,8 @@ def apply_base_item_first(
         factor = 1.0
         if role.part and bases and not asked and not named[row]:
             factor *= 1.0 - part_penalty  # an accessory of what the query names
-        elif not role.part and naming and not naming & set(role.head):
-            factor *= 1.0 - named_part_penalty  # the item a named part goes with
+        elif not role.part and naming and not naming & (described(row) if described else set(role.head)):
+            factor *= 1.0 - named_part_penalty  # the item a named part goes with, not naming it itself
         if (
             role.variants
             and row not in specified
@@ -215,6 +217,9 @@ RECORD_ROUTE_WORDS: dict[str, str] = {
     "inhalation": "inhalation",
 }
 WORD = re.compile(r"[a-z]+")
+# The words that say how a drug is given: every injectable's descriptor can state its route, so a route word
+# makes no code more the item the query names ("midazolam … intravenous" is not more midazolam).
+ROUTE_STEMS = frozenset(analyze(" ".join([*QUERY_ROUTE_WORDS, *RECORD_ROUTE_WORDS, "intravenously"])))
 
 
 def query_routes(*texts: str) -> frozenset[str]:

@@ -85,6 +85,11 @@ def osa_distance(a: str, b: str, limit: int) -> int:
     return min(previous[len_b], too_far)
 
 
+def sound_key(word: str) -> str:
+    """A word as it sounds where spellings differ by letter only: "ph" is said "f" (rocephin, cefalexin)."""
+    return word.replace("ph", "f")
+
+
 def _single_deletes(word: str) -> list[str]:
     """Distinct strings made by deleting one letter; deleting any letter of a run gives the same string."""
     deletes = []
@@ -121,6 +126,13 @@ class SpellCorrector:
                 else:
                     words.append(word)
         self._index = index
+        # Words spelled with "ph", filed under how they sound ("rocephin" under "rocefin"): one sound, two
+        # letters, so "rocefin" is two edits from it and the deletes above miss it.
+        sounds: dict[str, list[str]] = {}
+        for word in self._frequency:
+            if "ph" in word and word.isalpha() and len(word) >= MIN_INDEXED_LENGTH:
+                sounds.setdefault(sound_key(word), []).append(word)
+        self._sounds = sounds
         self._lookup = lru_cache(maxsize=CACHE_SIZE)(self._closest)
 
     def __contains__(self, word: str) -> bool:
@@ -159,7 +171,7 @@ class SpellCorrector:
                     found[candidate] = osa_distance(lower, candidate, allowed)
         within = [(d, -self._frequency[c], c) for c, d in found.items() if d <= allowed]
         if not within:
-            return []
+            return [Correction(lower, c, 2) for c in self._sound_alikes(lower)]
         nearest = min(d for d, _, _ in within)
         return [Correction(lower, c, d) for d, _, c in sorted(within) if d == nearest]
 
@@ -186,8 +198,15 @@ class SpellCorrector:
             double = {shorter for single in deletes for shorter in _single_deletes(single)}
             best = self._best_of(double, word, allowed, seen, best)
         if best is None:
-            return None
+            alike = self._sound_alikes(word)
+            return Correction(original=word, corrected=alike[0], distance=2) if alike else None
         return Correction(original=word, corrected=best[2], distance=best[0])
+
+    def _sound_alikes(self, word: str) -> list[str]:
+        """Vocabulary words spelled with "ph" where the word has "f", most frequent first (two edits apart)."""
+        if "f" not in word or self.allowed_distance(len(word)) < 2:
+            return []
+        return sorted(self._sounds.get(sound_key(word), ()), key=lambda c: (-self._frequency[c], c))
 
     def _best_of(
         self,

@@ -36,7 +36,7 @@ def reason_for(rule: str, engine: SearchEngine, run: QueryRun, record: CodeRecor
         return str(evidence.dose_sibling)
     if rule == "attribute_conflict":
         return "; ".join(
-            f"{record.code} is {c.code_says} ({c.family}); the description says {c.text_says}, as "
+            f"{record.code} is {value_text(c.code_says, c.family)}; the description says {c.text_says}, as "
             f"{code_span(list(c.agreeing))} {'does' if len(c.agreeing) == 1 else 'do'}"
             for c in evidence.conflicts
         )
@@ -45,6 +45,11 @@ def reason_for(rule: str, engine: SearchEngine, run: QueryRun, record: CodeRecor
     if rule == "off_topic":
         return _off_topic(engine, record, evidence)
     return _low_confidence(engine, record, evidence)
+
+
+def value_text(value: str, family: str) -> str:
+    """ "continuous (airway pressure)", but "without wheels": the family is said when the value does not say it."""
+    return value if family in value else f"{value} ({family})"
 
 
 def _outranked(engine: SearchEngine, run: QueryRun, record: CodeRecord, evidence: Evidence) -> str:

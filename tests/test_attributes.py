@@ -205,11 +205,25 @@ def test_order_in_time():
         ("madeup urinal; female", "sex", "female"),
         ("madeup joint device (implantable)", "placement", "implantable"),
         ("madeup catheter, two-way", "ways", "two-way"),
+        ("madeup walker, rigid (pickup)", "wheels", "without wheels"),
+        ("madeup walker with wheels", "wheels", "wheeled"),
+        ("madeup walker, heavy duty, without wheels", "wheels", "without wheels"),
     ],
 )
 def test_modes(text, family, value):
     assert Mode(family, value) in parse_modes(text)
     assert len([m for m in parse_modes(text) if m.family == family]) == 1
+
+
+def test_the_joints_an_orthosis_spans():
+    assert parse_modes("madeup lso brace") == [Mode("placement", "external"), Mode("orthosis span", "lumbar-sacral")]
+    tlso = descriptor_attributes("Thoracic-lumbar-sacral-orthosis (tlso), madeup", UNITS)
+    assert Mode("orthosis span", "thoracic-lumbar-sacral") in tlso
+    assert Mode("orthosis span", "lumbar-sacral") not in tlso  # the shorter span is not read inside the longer
+    assert agreement(tlso, parse_attributes("lumbar sacral orthosis", UNITS))[1] == {"orthosis span"}
+    kafo = [m for m in parse_modes("knee ankle foot orthosis, madeup upright") if m.family == "orthosis span"]
+    assert kafo == [Mode("orthosis span", "knee-ankle-foot")]  # not also an ankle-foot orthosis
+    assert parse_modes("madeup tlso") == [Mode("orthosis span", "thoracic-lumbar-sacral")]  # no "lso" inside
 
 
 def test_a_record_naming_either_value_agrees_with_both():

@@ -121,6 +121,14 @@ def test_a_drug_eluting_coronary_stent_is_the_coated_stent(real_engine):
     assert top_codes(real_engine, "bare metal stent", 1) == ["C1876"]
 
 
+def test_what_a_query_names_of_an_item_decides_among_its_codes(real_engine):
+    assert top_codes(real_engine, "lso brace", 1) != ["L1200"]  # a lumbar-sacral orthosis is not the TLSO
+    assert top_codes(real_engine, "cpap headgear", 1) == ["A7035"]  # the part named, not the CPAP device
+    assert top_codes(real_engine, "midazolam 2 mg iv", 1) == ["J2250"]  # its route makes no maker's code likelier
+    assert top_codes(real_engine, "acetaminophen 1000 mg iv", 1) == ["J0131"]  # not the one with ibuprofen
+    assert top_codes(real_engine, "rocefin 1 gram", 1) == ["J0696"]  # an f for the ph of rocephin
+
+
 def test_real_index_reads_the_language_of_its_query_model(real_engine):
     lexicon = real_engine.index.lexicon
     assert len(lexicon) > 15000 and {"puts", "bends", "knee"} <= lexicon and "wheelchiar" not in lexicon
@@ -176,6 +184,9 @@ def test_verify_on_the_real_index(real_engine):
     assert bipap.verdict == "suspect"
     assert any("the description says bi-level" in reason.message for reason in bipap.reasons), bipap.reasons
     assert verify(real_engine, "cpap machine", "E0601").verdict == "consistent"
+    wheeled = verify(real_engine, "walker with wheels", "E0130")  # a pickup walker has none
+    assert wheeled.verdict == "suspect"
+    assert any("E0130 is without wheels" in reason.message for reason in wheeled.reasons), wheeled.reasons
     # a code newer lists dropped, on a line it fits: outdated, not suspect, and the flag names its successor
     outdated = verify(real_engine, "LIDOCAINE 1% SOLN", "J2001", setting="hospital")
     assert outdated.verdict == "consistent"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from codefinder.indexer.records import CodeRecord
-from codefinder.indexer.roles import Role, generic_names, item_heads, record_role
+from codefinder.indexer.roles import Role, generic_names, item_heads, item_qualifiers, record_role
 from codefinder.indexer.text import analyze
 from codefinder.search.rerank import apply_base_item_first
 
@@ -34,13 +34,20 @@ ITEMS = [
     CodeRecord.new("J9005", long_description="Injection, othermadeup (zeta), 1 mg"),
     CodeRecord.new("L9001", long_description="Thoracic, rib belt, custom fabricated"),
     CodeRecord.new("A9003", long_description="Ostomy belt, each"),
+    CodeRecord.new("E9013", long_description="Poles, forearm, pair, with tips"),
+    CodeRecord.new("E9014", long_description="Pole forearm, each, with tip"),
+    CodeRecord.new("A9004", long_description="Madeupium sodium salt, diagnostic, per unit"),
+    CodeRecord.new("A9005", long_description="Madeupium sodium salt capsule(s), diagnostic, per unit"),
+    CodeRecord.new("E9015", long_description="Madeup monitor or receiver, non-implanted"),
+    CodeRecord.new("E9016", long_description="Madeup monitor, non-implanted"),
+    CodeRecord.new("A9006", long_description="Receiver, for use with madeup monitor"),
 ]
 
 
 def roles() -> dict[str, Role]:
-    items, generics = item_heads(ITEMS), generic_names(ITEMS)
+    items, generics, qualifiers = item_heads(ITEMS), generic_names(ITEMS), item_qualifiers(ITEMS)
     dosed = {"J9001", "J9002", "J9003", "J9004", "J9005"}
-    return {record.code: record_role(record, items, record.code in dosed, generics) for record in ITEMS}
+    return {record.code: record_role(record, items, record.code in dosed, generics, qualifiers) for record in ITEMS}
 
 
 def stems(text: str) -> frozenset[str]:
@@ -63,6 +70,12 @@ def test_parts_by_the_item_they_name():
     found = roles()
     assert found["E9011"].part  # "Commode seat, zimmer frame": a seat for another item
     assert found["A9002"].part and set(found["A9002"].part_nouns) == stems("collar holder")  # a holder for a tube
+
+
+def test_a_kind_of_an_item_or_a_form_of_a_drug_is_not_a_part():
+    found = roles()
+    assert not found["E9014"].part  # "Pole forearm": what "Poles, forearm" says, not a forearm for a pole
+    assert not found["A9005"].part  # the salt in capsules, not a capsule belonging to the salt
 
 
 def test_special_variants():
@@ -101,6 +114,23 @@ def test_a_named_part_is_wanted():
     assert rerank("zimmer frame seat", {"E9004": 1.0, "E9001": 0.9})[0] == "E9004"
     assert rerank("glowmeter probe", {"E9005": 1.0, "E9006": 0.95})[0] == "E9005"
     assert rerank("zimmer frame accessory", {"E9004": 1.0, "E9001": 0.9})[0] == "E9004"
+
+
+def test_a_base_item_that_names_the_part_keeps_its_place():
+    found = roles()
+    codes = ["E9016", "A9006", "E9015"]
+    described = {0: stems("Madeup monitor, non-implanted"), 2: stems("Madeup monitor or receiver, non-implanted")}
+    adjusted = apply_base_item_first(
+        {0: 1.0, 1: 0.9, 2: 0.95},
+        stems("madeup monitor receiver"),
+        lambda row: found[codes[row]],
+        0.25,
+        0.15,
+        0.15,
+        described=lambda row: described.get(row, frozenset()),
+    )
+    assert adjusted[0] < 1.0  # the monitor without the receiver the query names
+    assert adjusted[2] == 0.95  # "monitor or receiver" names it
 
 
 def test_a_variant_ranks_below_the_plain_item_unless_stated():

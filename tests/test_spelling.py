@@ -107,6 +107,13 @@ def test_max_distance_and_min_length_are_honoured() -> None:
         SpellCorrector(VOCABULARY, max_distance=3)
 
 
+def test_an_f_for_a_ph_is_found_though_two_edits_away() -> None:
+    corrector = SpellCorrector({"madeuphin": 3, "madeup": 1})
+    assert corrector.correct_word("madeufin") == Correction("madeufin", "madeuphin", 2)
+    assert [c.corrected for c in corrector.candidates("madeufin")] == ["madeuphin"]
+    assert SpellCorrector({"madeuphin": 3}, max_distance=1).correct_word("madeufin") is None
+
+
 def test_vocabulary_is_lower_cased_and_merged() -> None:
     corrector = SpellCorrector({"Brace": 5, "brace": 5, "trace": 8})
     assert "BRACE" in corrector

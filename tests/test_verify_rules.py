@@ -20,7 +20,7 @@ from codefinder.search.modifiers import (
     split_modifiers,
 )
 from codefinder.search.verify_policy import VerifyPolicy, VerifyPolicyError, file_sha256
-from codefinder.search.verify_reasons import code_span, confidence_text
+from codefinder.search.verify_reasons import code_span, confidence_text, value_text
 from codefinder.search.verify_rules import Candidate, Evidence, fired_rules
 
 # --- codes as written ----------------------------------------------------------------------------
@@ -178,6 +178,8 @@ def test_code_spans_and_confidences_read_well():
     assert code_span(["E0141", "E0149", "E0143"]) == "E0141, E0149, E0143"
     assert code_span(["E0601"]) == "E0601"
     assert confidence_text(0.0032) == "0.0032" and confidence_text(0.00001) == "< 0.0001"
+    assert value_text("continuous", "airway pressure") == "continuous (airway pressure)"
+    assert value_text("without wheels", "wheels") == "without wheels"  # the value says its family
 
 
 # --- the policy file -------------------------------------------------------------------------------
