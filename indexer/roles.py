@@ -110,6 +110,26 @@ COMBINATION = re.compile(r"^injection, ([a-z][^,(;]*?) and ([a-z][^,(;]*)")
 # Salts and forms both drugs of a combination may carry: they name neither.
 SALTS = frozenset(analyze("hcl hydrochloride sodium potassium calcium acetate phosphate citrate sulfate g"))
 AMOUNT = re.compile(r"\d[\d.,/]*\s*(?:mg|mcg|gm?|ml|cc|units?)?\b")
+# "Injection, tbo-filgrastim", "Injection, trastuzumab-anns, biosimilar": a drug name joined by a hyphen to a
+# short prefix or a four-letter suffix (the USAN marks of a related molecule or a biosimilar) is another
+# product than the plain name; the affix is what a query states to want it.
+DRUG_CLAUSE = re.compile(r"^injection, ([a-z][^,(;]*)")
+HYPHENATED = re.compile(r"\b([a-z]+)-([a-z]+)\b")
+MAX_PREFIX, SUFFIX, MIN_NAME = 3, 4, 5
+
+
+def name_affixes(text: str) -> list[str]:
+    """The short prefixes ("tbo", "fam") and four-letter suffixes ("anns", "nxki") of a drug descriptor's name."""
+    clause = DRUG_CLAUSE.match(text)
+    affixes = []
+    for first, second in HYPHENATED.findall(clause.group(1)) if clause else ():
+        if len(first) <= MAX_PREFIX and len(second) >= MIN_NAME:
+            affixes.append(first)
+        elif len(second) == SUFFIX and len(first) >= MIN_NAME:
+            affixes.append(second)
+    return affixes
+
+
 # "Injection, bupivacaine (posimir), 1 mg": a descriptor naming one brand of its drug.
 OWN_BRAND = re.compile(r"\(([a-z][a-z-]+)\)")
 # "Injection, cyclophosphamide, not otherwise specified, 5 mg" is the drug's generic code; beside it,
@@ -315,6 +335,9 @@ def record_role(
         variants.append((name, tuple(dict.fromkeys(analyze(VARIANTS[name])))))
     for named_feature, built_in in FEATURE.findall(stated):
         variants.append(("feature", tuple(dict.fromkeys(analyze(named_feature or built_in)))))
+    affixes = name_affixes(text)
+    if affixes:
+        variants.append(("affix", tuple(dict.fromkeys(analyze(" ".join(affixes))))))
     combined = COMBINATION.match(text)
     if combined:
         first = set(analyze(AMOUNT.sub(" ", combined.group(1))))

@@ -31,10 +31,11 @@ from collections.abc import Callable, Sequence
 
 from codefinder.indexer.attributes import Attribute, agreement, dose_multiple, is_dose_family
 from codefinder.indexer.records import CodeRecord
-from codefinder.indexer.roles import Role
+from codefinder.indexer.roles import NOT_OTHERWISE, Role
 from codefinder.indexer.text import analyze
 
 NEAR_TOP_BAND = 0.7
+NUMBER_STEM = re.compile(r"[\d.,/]+")
 
 
 def boost_agreeing(
@@ -139,7 +140,8 @@ def unstated_variants(role: Role, query_stems: frozenset[str], base_names: froze
     """The record is a special variant ("institutional", "pediatric", a maker's own code…) the query does not
     state, by the variant's words or by a word of the record's own ("epbx", "zilretta") that no near-top
     plain sibling has."""
-    if (query_stems - ROUTE_STEMS) & (set(role.own_names) - base_names):
+    own = {stem for stem in set(role.own_names) - base_names if not NUMBER_STEM.fullmatch(stem)}
+    if (query_stems - ROUTE_STEMS) & own:  # a number ("1 each", "1 mg") names no product
         return False
     return any(not (query_stems & set(stems)) for _, stems in role.variants)
 
@@ -169,13 +171,16 @@ def apply_base_item_first(
         return fused
     floor = max(fused.values()) * NEAR_TOP_BAND
     near = {row: role_of(row) for row, score in fused.items() if score >= floor}
-    matched = {row: (query_stems & set(role.own_names)) - ROUTE_STEMS for row, role in near.items()}
+    # the words that name what the query wants: not its route ("iv") or its numbers ("1 each")
+    naming_stems = frozenset(stem for stem in query_stems - ROUTE_STEMS if not NUMBER_STEM.fullmatch(stem))
+    matched = {row: naming_stems & set(role.own_names) for row, role in near.items()}
     bases = any(not role.part for role in near.values())
     plain = [matched[row] for row, role in near.items() if not role.variants]
     asked = bool(query_stems & PART_REQUESTS)
     named = {row: naming_words(role, query_stems) for row, role in near.items() if role.part}
     naming = frozenset().union(*named.values()) if named else frozenset()
     base_names = frozenset(name for role in near.values() if not role.variants for name in role.own_names)
+    wanted_variant = stated_variant_words(near, naming_stems)
     adjusted = dict(fused)
     for row, role in near.items():
         factor = 1.0
@@ -190,8 +195,21 @@ def apply_base_item_first(
             and any(len(base) >= len(matched[row]) for base in plain)
         ):
             factor *= 1.0 - variant_penalty
+        elif wanted_variant and not role.variants and not wanted_variant & set(role.own_names):
+            factor *= 1.0 - variant_penalty  # the plain item, when the query states a variant's own word
         adjusted[row] = fused[row] * factor
     return adjusted
+
+
+def stated_variant_words(near: dict[int, Role], naming_stems: frozenset[str]) -> frozenset[str]:
+    """The words marking a near-top variant that the query states ("rituximab-pvvr", "institutional bed"): the
+    query asks for that variant, not the plain item. A catch-all's words ("other") mark no variant."""
+    found: set[str] = set()
+    for role in near.values():
+        for name, stems in role.variants:
+            if name != NOT_OTHERWISE:
+                found |= naming_stems & set(stems)
+    return frozenset(found)
 
 
 # Words that name how a drug is given, as coders, clinicians and chargemasters write them.

@@ -41,12 +41,17 @@ ITEMS = [
     CodeRecord.new("E9015", long_description="Madeup monitor or receiver, non-implanted"),
     CodeRecord.new("E9016", long_description="Madeup monitor, non-implanted"),
     CodeRecord.new("A9006", long_description="Receiver, for use with madeup monitor"),
+    CodeRecord.new("J9006", long_description="Injection, madeupzumab, excludes biosimilar, 10 mg"),
+    CodeRecord.new("J9007", long_description="Injection, madeupzumab-wxyz, biosimilar, 10 mg"),
+    CodeRecord.new("J9008", long_description="Injection, tbo-madeupzumab, 1 mg"),
+    CodeRecord.new("J9009", long_description="Injection, madeupfen 10 mg and otherfen 3 mg"),
+    CodeRecord.new("J9010", long_description="Injection, madeupfen, not otherwise specified, 10 mg"),
 ]
 
 
 def roles() -> dict[str, Role]:
     items, generics, qualifiers = item_heads(ITEMS), generic_names(ITEMS), item_qualifiers(ITEMS)
-    dosed = {"J9001", "J9002", "J9003", "J9004", "J9005"}
+    dosed = {"J9001", "J9002", "J9003", "J9004", "J9005", "J9006", "J9007", "J9008", "J9009", "J9010"}
     return {record.code: record_role(record, items, record.code in dosed, generics, qualifiers) for record in ITEMS}
 
 
@@ -89,6 +94,15 @@ def test_special_variants():
     assert [name for name, _ in found["J9004"].variants] == ["maker"]  # one product's code beside the generic
     assert found["J9005"].variants == ()  # a qualifier in brackets, no generic code beside it
     assert [name for name, _ in found["E9012"].variants] == ["not otherwise"]
+
+
+def test_related_products_and_combinations_are_variants_of_the_plain_drug():
+    found = roles()
+    assert found["J9006"].variants == ()
+    assert found["J9007"].variants == (("affix", ("wxyz",)),)  # a biosimilar's four-letter suffix
+    assert found["J9008"].variants == (("affix", ("tbo",)),)  # a related molecule's prefix
+    assert found["J9009"].variants == (("combination", ("otherfen",)),)  # the second drug, not the amounts
+    assert found["J9010"].variants == ()  # the drug's generic code
 
 
 def test_roles_survive_json():
@@ -149,6 +163,12 @@ def test_a_variant_the_query_specifies_by_its_attributes_keeps_its_place():
         {0: 1.0, 1: 0.9}, stems("zimmer frame 500 lb"), lambda row: roles_[codes[row]], 0.25, 0.15, specified={0}
     )
     assert adjusted[0] > adjusted[1]
+
+
+def test_the_plain_drug_comes_first_unless_the_query_names_the_variant():
+    assert rerank("madeupzumab 150 mg 1 each", {"J9008": 1.0, "J9007": 0.98, "J9006": 0.95})[0] == "J9006"
+    assert rerank("madeupzumab-wxyz 500 mg", {"J9006": 1.0, "J9007": 0.95})[0] == "J9007"
+    assert rerank("madeupfen 1000 mg iv", {"J9009": 1.0, "J9010": 0.95})[0] == "J9010"
 
 
 def test_a_variant_with_no_plain_sibling_keeps_its_place():
