@@ -41,9 +41,10 @@ PART_WORDS = re.compile(
 )
 # A clause that names what the item is not: "excluding croup or pediatric tents".
 EXCLUDING_CLAUSE = re.compile(r"\b(?:excluding|except|other than|not including)\b[^,;]*")
-# A head that is only "<host> accessory" / "<host> component" / "addition to <host>" / "replacement": the part
-# itself is named in the next clause ("Wheelchair accessory, tray", "Addition to lower extremity, foot plate").
-HOST_ONLY_HEAD = re.compile(r"(?:accessor(?:y|ies)|components?|replacement|^additions? to\b.*|^accessory)$")
+# A head that is only "<host> accessory" / "<host> component" / "addition to <host>" / "replacement" / "all
+# <hosts>": the part itself is named in the next clause ("Wheelchair accessory, tray", "Addition to lower
+# extremity, foot plate", "All lower extremity prosthesis, … (sach) foot, replacement only").
+HOST_ONLY_HEAD = re.compile(r"(?:accessor(?:y|ies)|components?|replacement|^additions? to\b.*|^accessory|^all\b.*)$")
 # A second clause that starts so says what the item has or is for, not which item it belongs to.
 PREPOSITION = re.compile(r"(?:with|without|for|to|in|on|of|and|or|not|any|per|each|includ)\b")
 # Nouns too general to be a head noun: the word before them names the item ("oximeter device").
@@ -164,6 +165,8 @@ class Role:
     # the words of the record itself (descriptor, crosswalk names): a query word that only this record among
     # those near the top has ("epbx", "zilretta") states whatever variant it is
     own_names: tuple[str, ...] = ()
+    # what a part goes with ("positive airway pressure device" for a CPAP filter), as stems
+    host: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -173,6 +176,7 @@ class Role:
             "part_nouns": list(self.part_nouns),
             "variants": [[name, list(stems)] for name, stems in self.variants],
             "own_names": list(self.own_names),
+            "host": list(self.host),
         }
 
     @classmethod
@@ -184,6 +188,7 @@ class Role:
             part_nouns=tuple(data["part_nouns"]),  # type: ignore[arg-type]
             variants=tuple((str(n), tuple(s)) for n, s in data["variants"]),  # type: ignore[union-attr]
             own_names=tuple(data["own_names"]),  # type: ignore[arg-type]
+            host=tuple(data.get("host", ())),  # type: ignore[arg-type]
         )
 
 
@@ -310,8 +315,9 @@ def record_role(
         if HOST_ONLY_HEAD.search(head) and len(parts) > 1:
             named, host = head_of(parts[1]), head  # "Wheelchair accessory, tray": the tray is the part
         else:
-            after = HOST_AFTER.search(text)  # "… for use with oximeter device"
-            host = after.group(1) if after else ""
+            # "… for use with oximeter device"; "Water chamber for humidifier, used with positive airway
+            # pressure device": every item it is said to go with
+            host = " ".join(after.group(1) for after in HOST_AFTER.finditer(text))
         if marked.group(0).startswith("modification"):
             named = "modification"  # "…, modification (including fitting) of … shoe": the modification is the part
         named = MARKERS_ONLY.sub(" ", named)
@@ -363,4 +369,5 @@ def record_role(
         part_nouns=part_nouns,
         variants=tuple(variants),
         own_names=own_names,
+        host=tuple(s for s in dict.fromkeys(analyze(host)) if s not in GENERIC_NOUNS) if part else (),
     )

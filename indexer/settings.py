@@ -132,6 +132,8 @@ class Settings(BaseSettings):
     part_penalty: float = 0.25
     variant_penalty: float = 0.15
     # ... and when the query names a part ("cpap filter"), near-top base items without it score this much less.
+    # 0.15 since 2026-12-07, by `bench.tune`'s objective measured at 0 / 0.15 / 0.25 once the part rules knew
+    # each part's host (tune part MRR unchanged, query files up); bench/results/tuning.json predates that.
     named_part_penalty: float = 0.15
     # setting=hospital: near-top OPPS device category C codes score this much more than DMEPOS siblings.
     hospital_device_bonus: float = 0.1

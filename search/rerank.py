@@ -160,8 +160,9 @@ def apply_base_item_first(
     name ("walker": "Seat attachment, walker"; "pulse oximeter": "Oxygen probe for use with oximeter device")
     score (1 - part_penalty) less, when a base item is near the top too. A query that does name a part
     ("cpap filter") wants it:
-    near-top base items whose descriptor (``described``: its stems; else its head) lacks the words naming it
-    score (1 - named_part_penalty) less ("… glucose monitor or receiver" names a receiver). Special
+    near-top base items that the part goes with (their descriptor, ``described``, else their head, shares a
+    word with the part's host) and that lack the words naming it score (1 - named_part_penalty) less ("…
+    glucose monitor or receiver" names a receiver). Special
     variants the query does not state ("hospital bed": "… institutional type") score (1 - variant_penalty)
     less, unless they are what the query's attributes ask for (``specified``: "bed for a 500 lb patient"
     states the heavy-duty bed by its weight), and only in favour of a plain item near the top that has as many
@@ -179,6 +180,9 @@ def apply_base_item_first(
     asked = bool(query_stems & PART_REQUESTS)
     named = {row: naming_words(role, query_stems) for row, role in near.items() if role.part}
     naming = frozenset().union(*named.values()) if named else frozenset()
+    # what the named parts go with: only such an item gives way to its part ("cpap filter": the CPAP device,
+    # not every item lacking a filter); a part that names no host goes with any
+    hosts = [frozenset(near[row].host) for row, words in named.items() if words]
     base_names = frozenset(name for role in near.values() if not role.variants for name in role.own_names)
     wanted_variant = stated_variant_words(near, naming_stems)
     adjusted = dict(fused)
@@ -186,7 +190,12 @@ def apply_base_item_first(
         factor = 1.0
         if role.part and bases and not asked and not named[row]:
             factor *= 1.0 - part_penalty  # an accessory of what the query names
-        elif not role.part and naming and not naming & (described(row) if described else set(role.head)):
+        elif (
+            not role.part
+            and naming
+            and not naming & (described(row) if described else set(role.head))
+            and any(not host or host & (described(row) if described else set(role.head)) for host in hosts)
+        ):
             factor *= 1.0 - named_part_penalty  # the item a named part goes with, not naming it itself
         if (
             role.variants

@@ -46,6 +46,9 @@ ITEMS = [
     CodeRecord.new("J9008", long_description="Injection, tbo-madeupzumab, 1 mg"),
     CodeRecord.new("J9009", long_description="Injection, madeupfen 10 mg and otherfen 3 mg"),
     CodeRecord.new("J9010", long_description="Injection, madeupfen, not otherwise specified, 10 mg"),
+    CodeRecord.new("E9017", long_description="Crutchsticks, underarm, adjustable, pair"),
+    CodeRecord.new("L9002", long_description="Addition to madeup prosthesis, user adjustable heel height"),
+    CodeRecord.new("L9003", long_description="All madeup prosthesis, cushion heel foot, replacement only"),
 ]
 
 
@@ -81,6 +84,13 @@ def test_a_kind_of_an_item_or_a_form_of_a_drug_is_not_a_part():
     found = roles()
     assert not found["E9014"].part  # "Pole forearm": what "Poles, forearm" says, not a forearm for a pole
     assert not found["A9005"].part  # the salt in capsules, not a capsule belonging to the salt
+
+
+def test_a_part_knows_what_it_goes_with():
+    found = roles()
+    assert found["E9005"].host == ("glowmet",)  # "for use with glowmeter device"
+    assert set(found["L9002"].host) == stems("addition to madeup prosthesis")
+    assert found["L9003"].part and found["L9003"].part_nouns == ("foot",)  # "All <hosts>, … foot"
 
 
 def test_special_variants():
@@ -145,6 +155,15 @@ def test_a_base_item_that_names_the_part_keeps_its_place():
     )
     assert adjusted[0] < 1.0  # the monitor without the receiver the query names
     assert adjusted[2] == 0.95  # "monitor or receiver" names it
+
+
+def test_only_the_item_a_named_part_goes_with_gives_way_to_it():
+    def named(query: str, scores: dict[str, float]) -> list[str]:
+        return rerank(query, scores, named_part_penalty=0.15)
+
+    assert named("glowmeter probe", {"E9006": 1.0, "E9005": 0.9})[0] == "E9005"
+    # "height" names the heel-height part, but crutchsticks are not what that part goes with
+    assert named("crutchsticks underarm adjustable height", {"E9017": 1.0, "L9002": 0.9})[0] == "E9017"
 
 
 def test_a_variant_ranks_below_the_plain_item_unless_stated():
