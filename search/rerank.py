@@ -159,11 +159,10 @@ def apply_base_item_first(
     """A query naming an item wants the item: near-top parts and accessories whose part the query does not
     name ("walker": "Seat attachment, walker"; "pulse oximeter": "Oxygen probe for use with oximeter device")
     score (1 - part_penalty) less, when a base item is near the top too. A query that does name a part
-    ("cpap filter") wants it:
-    near-top base items that the part goes with (their descriptor, ``described``, else their head, shares a
-    word with the part's host) and that lack the words naming it score (1 - named_part_penalty) less ("…
-    glucose monitor or receiver" names a receiver). Special
-    variants the query does not state ("hospital bed": "… institutional type") score (1 - variant_penalty)
+    ("cpap filter") wants it: near-top base items that the part goes with (their descriptor, ``described``,
+    else their head, shares a word with the part's host) and that lack the words naming it score
+    (1 - named_part_penalty) less ("… glucose monitor or receiver" names a receiver). Special variants the
+    query does not state ("hospital bed": "… institutional type") score (1 - variant_penalty)
     less, unless they are what the query's attributes ask for (``specified``: "bed for a 500 lb patient"
     states the heavy-duty bed by its weight), and only in favour of a plain item near the top that has as many
     of the query's words: "rib belt" keeps "Thoracic, rib belt, custom fabricated" first, there being no plain
@@ -188,14 +187,10 @@ def apply_base_item_first(
     adjusted = dict(fused)
     for row, role in near.items():
         factor = 1.0
+        words = (described(row) if described else frozenset(role.head)) if naming and not role.part else None
         if role.part and bases and not asked and not named[row]:
             factor *= 1.0 - part_penalty  # an accessory of what the query names
-        elif (
-            not role.part
-            and naming
-            and not naming & (described(row) if described else set(role.head))
-            and any(not host or host & (described(row) if described else set(role.head)) for host in hosts)
-        ):
+        elif words is not None and not naming & words and any(not host or host & words for host in hosts):
             factor *= 1.0 - named_part_penalty  # the item a named part goes with, not naming it itself
         if (
             role.variants
