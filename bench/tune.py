@@ -53,6 +53,7 @@ GRID: dict[str, list[float]] = {
     "part_penalty": [0.0, 0.15, 0.25, 0.4],
     "variant_penalty": [0.0, 0.1, 0.15, 0.25],
     "named_part_penalty": [0.0, 0.15, 0.25],
+    "plain_sibling_penalty": [0.0, 0.1, 0.15, 0.25],
 }
 RESULTS = PROJECT_ROOT / "bench" / "results" / "tuning.json"
 NO_MATCH_THRESHOLD = 0.3

@@ -135,6 +135,10 @@ class Settings(BaseSettings):
     # 0.15 since 2026-12-07, by `bench.tune`'s objective measured at 0 / 0.15 / 0.25 once the part rules knew
     # each part's host (tune part MRR unchanged, query files up); bench/results/tuning.json predates that.
     named_part_penalty: float = 0.15
+    # ... and a near-top descriptor that is a sibling's plus qualifiers the query does not state ("Red blood cells,
+    # leukocytes reduced, …" beside "Red blood cells, each unit") scores this less. 0.15 by the tune objective
+    # measured at 0 / 0.1 / 0.15 / 0.25 on 2026-12-07 (tune MRR +0.001, head and sibling queries up, no line lost).
+    plain_sibling_penalty: float = 0.15
     # setting=hospital: near-top OPPS device category C codes score this much more than DMEPOS siblings.
     hospital_device_bonus: float = 0.1
     # Terminated codes, shown only on request, score this fraction of a current code's score.

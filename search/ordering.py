@@ -20,6 +20,7 @@ from codefinder.search.rerank import (
     apply_hospital_devices,
     apply_modifier_weight,
     apply_negation_agreement,
+    apply_plain_sibling_first,
     apply_qualifier_agreement,
     apply_route_agreement,
     attribute_agreements,
@@ -72,6 +73,9 @@ class Reranker:
                 settings.named_part_penalty,
                 specified,
                 lambda row: facts.terms(row)[0],
+            )
+            fused = apply_plain_sibling_first(
+                fused, query_stems, facts.descriptor_words, facts.stems, settings.plain_sibling_penalty
             )
         if setting == "hospital":
             fused = apply_hospital_devices(fused, self.index.records, settings.hospital_device_bonus)

@@ -10,7 +10,13 @@ from codefinder.indexer.attributes import Attribute
 from codefinder.indexer.roles import Role
 from codefinder.indexer.text import analyze
 from codefinder.search.loader import LoadedIndex
-from codefinder.search.rerank import UNSTATED_QUALIFIERS, Negations, negation_facts, record_routes
+from codefinder.search.rerank import (
+    UNSTATED_QUALIFIERS,
+    Negations,
+    descriptor_words,
+    negation_facts,
+    record_routes,
+)
 
 CACHE_SIZE = 65536
 NO_ROLE = Role()
@@ -31,6 +37,7 @@ class RecordFacts:
         self.routes = lru_cache(maxsize=CACHE_SIZE)(self._routes)
         self.negations = lru_cache(maxsize=CACHE_SIZE)(self._negations)
         self.qualifiers = lru_cache(maxsize=CACHE_SIZE)(self._qualifiers)
+        self.descriptor_words = lru_cache(maxsize=CACHE_SIZE)(self._descriptor_words)
 
     def _terms(self, row: int) -> RecordTerms:
         """(stems of the descriptions, (synonym, its stems) for each synonym and knowledge term)."""
@@ -40,6 +47,11 @@ class RecordFacts:
             (synonym, frozenset(analyze(synonym))) for synonym in [*record.synonyms, *record.knowledge_terms]
         )
         return words, synonyms
+
+    def _descriptor_words(self, row: int) -> frozenset[str]:
+        """The long descriptor's words as written: what the code itself says it is."""
+        record = self.index.records[row]
+        return descriptor_words(record.long_description or record.short_description or "")
 
     def _stems(self, row: int) -> frozenset[str]:
         """Every stem of a record's descriptions, synonyms and knowledge terms (coverage and explanations)."""

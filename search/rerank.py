@@ -205,6 +205,54 @@ def apply_base_item_first(
     return adjusted
 
 
+# Added words that change what the shorter descriptor says rather than qualify it: a bound ("more than 16 sq.
+# in."), a negation ("not meeting criteria", "non-compounded"), a number: such siblings are told apart by their
+# attributes and negations, not by this rule.
+NOT_QUALIFYING = frozenset(
+    re.findall(
+        r"\w+", "non not no without more less than greater over under up to least equal exceeding only other and or but"
+    )
+)
+DESCRIPTOR_WORD = re.compile(r"[a-z0-9]+")
+
+
+def descriptor_words(text: str) -> frozenset[str]:
+    """A descriptor's words as written (stop words, numbers and negations kept: "not" changes what it says)."""
+    return frozenset(DESCRIPTOR_WORD.findall(text.lower()))
+
+
+def apply_plain_sibling_first(
+    fused: dict[int, float],
+    query_stems: frozenset[str],
+    words_of: Callable[[int], frozenset[str]],
+    stems_of: Callable[[int], frozenset[str]],
+    penalty: float,
+) -> dict[int, float]:
+    """A descriptor that is a near-top sibling's descriptor plus qualifiers ("Red blood cells, leukocytes reduced,
+    each unit" beside "Red blood cells, each unit") is the qualified item: when the query states none of the
+    added words, nor any other word (a brand, a synonym) that only the qualified item has, it scores
+    (1 - penalty) less. Read from the descriptors themselves, whatever the qualifier."""
+    if penalty <= 0 or len(fused) < 2:
+        return fused
+    floor = max(fused.values()) * NEAR_TOP_BAND
+    near = {row: words_of(row) for row, score in fused.items() if score >= floor}
+    adjusted = dict(fused)
+    for row, words in near.items():
+        for other_row, other in near.items():
+            added = words - other
+            if (
+                other_row != row
+                and other
+                and other < words
+                and not added & NOT_QUALIFYING
+                and not any(word.isdigit() for word in added)
+                and not query_stems & (stems_of(row) - stems_of(other_row))
+            ):
+                adjusted[row] = fused[row] * (1.0 - penalty)
+                break
+    return adjusted
+
+
 def stated_variant_words(near: dict[int, Role], naming_stems: frozenset[str]) -> frozenset[str]:
     """The words marking a near-top variant that the query states ("rituximab-pvvr", "institutional bed"): the
     query asks for that variant, not the plain item. A catch-all's words ("other") mark no variant."""

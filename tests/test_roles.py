@@ -5,7 +5,7 @@ from __future__ import annotations
 from codefinder.indexer.records import CodeRecord
 from codefinder.indexer.roles import Role, generic_names, item_heads, item_qualifiers, record_role
 from codefinder.indexer.text import analyze
-from codefinder.search.rerank import apply_base_item_first
+from codefinder.search.rerank import apply_base_item_first, apply_plain_sibling_first, descriptor_words
 
 ITEMS = [
     CodeRecord.new("E9001", long_description="Zimmer frame, folding, adjustable"),
@@ -196,3 +196,43 @@ def test_a_variant_with_no_plain_sibling_keeps_its_place():
 
 def test_rows_far_below_the_top_are_left_alone():
     assert rerank("zimmer frame", {"E9001": 1.0, "E9004": 0.3}) == ["E9001", "E9004"]
+
+
+def plain_first(query: str, descriptors: dict[str, float], synonyms: dict[str, str] | None = None) -> list[str]:
+    """Rank made-up descriptors (text -> fused score) through the plain-sibling rule alone."""
+    texts = list(descriptors)
+    extra = synonyms or {}
+    adjusted = apply_plain_sibling_first(
+        {i: descriptors[text] for i, text in enumerate(texts)},
+        stems(query),
+        lambda row: descriptor_words(texts[row]),
+        lambda row: stems(f"{texts[row]} {extra.get(texts[row], '')}"),
+        0.15,
+    )
+    return [texts[row] for row in sorted(adjusted, key=adjusted.get, reverse=True)]
+
+
+def test_the_plain_sibling_comes_before_one_with_qualifiers_the_query_does_not_state():
+    cells = {"Madeup cells, filtered, each unit": 1.0, "Madeup cells, each unit": 0.95}
+    assert plain_first("madeup cells", cells)[0] == "Madeup cells, each unit"
+    assert plain_first("madeup cells filtered", cells)[0] == "Madeup cells, filtered, each unit"
+    # a word only the qualified item has (a brand among its synonyms) states it too
+    branded = {"Madeup cells, filtered, each unit": "cellfilt"}
+    assert plain_first("cellfilt", cells, branded)[0] == "Madeup cells, filtered, each unit"
+
+
+def test_bounds_negations_and_numbers_are_not_qualifiers():
+    # "more than 16 sq in" and "non-compounded" change what the shorter descriptor says: attributes decide
+    pads = {"Madeup pad, more than 16 sq in": 1.0, "Madeup pad, 16 sq in": 0.95}
+    assert plain_first("madeup pad", pads)[0] == "Madeup pad, more than 16 sq in"
+    drugs = {"Madeupcin, non-compounded, unit dose": 1.0, "Madeupcin, compounded, unit dose": 0.95}
+    assert plain_first("madeupcin", drugs)[0] == "Madeupcin, non-compounded, unit dose"
+    kits = {"Madeup kit, 2 pieces": 1.0, "Madeup kit": 0.95}
+    assert plain_first("madeup kit", kits)[0] == "Madeup kit, 2 pieces"
+
+
+def test_a_qualified_item_with_no_plain_sibling_near_the_top_keeps_its_place():
+    assert (
+        plain_first("madeup cells", {"Madeup cells, filtered, each unit": 1.0, "Madeup cells, each unit": 0.3})[0]
+        == "Madeup cells, filtered, each unit"
+    )
