@@ -807,6 +807,71 @@ def parse_modes(text: str) -> list[Mode]:
     return list(dict.fromkeys(found))
 
 
+# --- radionuclides: element and mass number ------------------------------------------------------------------
+# The radionuclides of nuclear medicine and brachytherapy, by element symbol and name, with their mass numbers:
+# "gallium ga-67 citrate" and "gallium ga-68, dotatate" are different isotopes, whatever else they share.
+# Facts of physics, not of any code; only these pairs are read, so "c-1 esterase" or "b-12" name no isotope.
+RADIONUCLIDES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "tc": ("technetium", ("99m", "99")),
+    "f": ("fluorine", ("18",)),
+    "in": ("indium", ("111",)),
+    "i": ("iodine", ("123", "124", "125", "131")),
+    "ga": ("gallium", ("67", "68")),
+    "lu": ("lutetium", ("177",)),
+    "rb": ("rubidium", ("82",)),
+    "n": ("nitrogen", ("13",)),
+    "c": ("carbon", ("11", "14")),
+    "o": ("oxygen", ("15",)),
+    "co": ("cobalt", ("57", "58")),
+    "p": ("phosphorus", ("32",)),
+    "cu": ("copper", ("64", "67")),
+    "xe": ("xenon", ("127", "129", "133")),
+    "kr": ("krypton", ("81m",)),
+    "tl": ("thallium", ("201",)),
+    "y": ("yttrium", ("90",)),
+    "cr": ("chromium", ("51",)),
+    "sr": ("strontium", ("89", "90")),
+    "sm": ("samarium", ("153",)),
+    "ra": ("radium", ("223",)),
+    "zr": ("zirconium", ("89",)),
+    "ac": ("actinium", ("225",)),
+    "pb": ("lead", ("212",)),
+    "ho": ("holmium", ("166",)),
+    "re": ("rhenium", ("186", "188")),
+    "cs": ("cesium", ("131", "137")),
+    "ir": ("iridium", ("192",)),
+    "pd": ("palladium", ("103",)),
+    "au": ("gold", ("198",)),
+}
+# "ga-67", "ga 67", "ga67", "gallium 67", "i-131", "i131", "tc-99m", "tc99m"; a one-letter symbol only joined
+# to its number ("i 131" could be anything), and co-57/58 names both.
+
+
+def _radionuclide_pattern(symbol: str, name: str) -> str:
+    joiner = "-?" if len(symbol) == 1 else "[- ]?"
+    mass = r"\d{1,3}m?"
+    return rf"(?P<s_{symbol}>{symbol}{joiner}|{name}[- ])(?P<m_{symbol}>{mass})(?:/(?P<n_{symbol}>{mass}))?"
+
+
+RADIONUCLIDE = re.compile(
+    r"(?<![a-z0-9])(?:"
+    + "|".join(_radionuclide_pattern(symbol, name) for symbol, (name, _) in RADIONUCLIDES.items())
+    + r")(?![a-z0-9])"
+)
+
+
+def parse_radionuclides(text: str) -> list[Mode]:
+    """The isotopes a text names, as "ga-67", "tc-99m" (only the mass numbers each element is used with)."""
+    found: list[Mode] = []
+    for match in RADIONUCLIDE.finditer(text):
+        symbol = next(name[2:] for name, value in match.groupdict().items() if value and name.startswith("s_"))
+        masses = RADIONUCLIDES[symbol][1]
+        for mass in (match.group(f"m_{symbol}"), match.group(f"n_{symbol}")):
+            if mass in masses:
+                found.append(Mode("radionuclide", f"{symbol}-{mass}"))
+    return found
+
+
 # --- whole texts ---------------------------------------------------------------------------------------------
 
 ANY_NUMBER = re.compile(rf"\d|\b(?:{'|'.join(WORD_NUMBERS)})\b")
@@ -838,6 +903,7 @@ def parse_attributes(text: str, units: Mapping[str, str], doses: bool = True) ->
         for family in DESCRIPTOR_FAMILIES:
             quantities, remaining = parse_quantities(family, remaining)
             found += quantities
+    found += parse_radionuclides(lowered)
     found += parse_modes(EITHER.sub(" ", lowered))
     return tuple(dict.fromkeys(found))
 

@@ -20,6 +20,7 @@ from codefinder.indexer.attributes import (
     parse_doses,
     parse_modes,
     parse_quantities,
+    parse_radionuclides,
     query_attributes,
 )
 
@@ -273,3 +274,28 @@ def test_a_query_states_the_modes_of_its_words_and_unambiguous_ones_of_its_expan
     assert [m for m in said if m.family == "placement"] == [Mode("placement", "external")]  # the words say
     assert Mode("patient", "pediatric") in query_attributes("madeup chair", "madeup chair pediatric size", UNITS)
     assert Quantity.point("dose:mg", 399.0) in query_attributes("madeupaque 300", "madeupaque 300-399 mg/ml", UNITS)
+
+
+# --- radionuclides --------------------------------------------------------------------------------------------
+
+
+def test_radionuclides_by_symbol_or_name_and_mass_number():
+    def isotopes(text: str) -> list[str]:
+        return [mode.value for mode in parse_radionuclides(text.lower())]
+
+    assert isotopes("Madeup ga-67 citrate, diagnostic") == ["ga-67"]
+    assert isotopes("GA67 MADEUP") == isotopes("gallium 67 madeup") == ["ga-67"]
+    assert isotopes("TC99M madeupate") == isotopes("technetium tc-99m madeupate") == ["tc-99m"]
+    assert isotopes("I-131 caps") == isotopes("i131 caps") == ["i-131"]
+    assert isotopes("cobalt co-57/58, madeupamin") == ["co-57", "co-58"]
+    # only the mass numbers an element is used with, and a one-letter symbol only joined to its number
+    assert isotopes("c-1 esterase inhibitor") == isotopes("vitamin b-12") == isotopes("i 131 units") == []
+    assert isotopes("madeupine in 5% dextrose") == []
+
+
+def test_another_isotope_of_the_same_element_conflicts():
+    query = parse_attributes("HCHG GA-67 MADEUP DIAGNOSTIC PER MCI".lower(), UNITS)
+    same = descriptor_attributes("Gallium ga-67 madeupate, diagnostic, per millicurie", UNITS)
+    other = descriptor_attributes("Gallium ga-68, madeupotide, diagnostic, 0.01 mci", UNITS)
+    assert agreement(same, query) == (frozenset({"radionuclide"}), frozenset())
+    assert agreement(other, query) == (frozenset(), frozenset({"radionuclide"}))
