@@ -716,6 +716,8 @@ MODE_FAMILIES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "cuff": {"non-cuffed": ("non-cuffed", "uncuffed", "cuffless", "without cuff"), "cuffed": ("cuffed",)},
     "sterility": {"non-sterile": ("non-sterile", "nonsterile", "non sterile"), "sterile": ("sterile",)},
+    # a radiopharmaceutical (or study) to find a disease, or a dose to treat it ("i-131 … tx": therapeutic)
+    "purpose": {"diagnostic": ("diagnostic",), "therapeutic": ("therapeutic", "treatment")},
     # order in time: a first (initial, new) service or item, or a later one (subsequent, each additional…)
     "sequence": {
         "subsequent": (

@@ -299,3 +299,12 @@ def test_another_isotope_of_the_same_element_conflicts():
     other = descriptor_attributes("Gallium ga-68, madeupotide, diagnostic, 0.01 mci", UNITS)
     assert agreement(same, query) == (frozenset({"radionuclide"}), frozenset())
     assert agreement(other, query) == (frozenset(), frozenset({"radionuclide"}))
+
+
+def test_a_diagnostic_dose_is_not_a_therapeutic_one():
+    # "tx" is expanded to "treatment" by the knowledge tables; the expansion states the purpose
+    query = query_attributes("madeup i-131 solution tx per mci", "madeup i-131 solution treatment per mci", UNITS)
+    therapeutic = descriptor_attributes("Iodine i-131 madeupide solution, therapeutic, per millicurie", UNITS)
+    diagnostic = descriptor_attributes("Iodine i-131 madeupide solution, diagnostic, per millicurie", UNITS)
+    assert agreement(therapeutic, query) == (frozenset({"purpose", "radionuclide"}), frozenset())
+    assert agreement(diagnostic, query) == (frozenset({"radionuclide"}), frozenset({"purpose"}))
