@@ -297,8 +297,8 @@ def test_another_isotope_of_the_same_element_conflicts():
     query = parse_attributes("HCHG GA-67 MADEUP DIAGNOSTIC PER MCI".lower(), UNITS)
     same = descriptor_attributes("Gallium ga-67 madeupate, diagnostic, per millicurie", UNITS)
     other = descriptor_attributes("Gallium ga-68, madeupotide, diagnostic, 0.01 mci", UNITS)
-    assert agreement(same, query) == (frozenset({"radionuclide"}), frozenset())
-    assert agreement(other, query) == (frozenset(), frozenset({"radionuclide"}))
+    assert agreement(same, query) == (frozenset({"radionuclide", "purpose"}), frozenset())
+    assert agreement(other, query) == (frozenset({"purpose"}), frozenset({"radionuclide"}))
 
 
 def test_a_diagnostic_dose_is_not_a_therapeutic_one():
