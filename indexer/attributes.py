@@ -716,6 +716,22 @@ MODE_FAMILIES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "cuff": {"non-cuffed": ("non-cuffed", "uncuffed", "cuffless", "without cuff"), "cuffed": ("cuffed",)},
     "sterility": {"non-sterile": ("non-sterile", "nonsterile", "non sterile"), "sterile": ("sterile",)},
+    # a hearing aid's circuit and where it sits: facts of audiology ("bte" is behind the ear)
+    "hearing aid circuit": {
+        "digitally programmable analog": (
+            "digitally programmable analog",
+            "digitally programmable, analog",
+            "programmable analog",
+        ),
+        "analog": ("analog",),
+        "digital": ("digital",),
+    },
+    "hearing aid style": {
+        "behind the ear": ("behind the ear", "bte"),
+        "in the ear": ("in the ear", "ite"),
+        "in the canal": ("in the canal", "itc"),
+        "completely in the canal": ("completely in the ear canal", "completely in the canal", "cic"),
+    },
     # a radiopharmaceutical (or study) to find a disease, or a dose to treat it ("i-131 … tx": therapeutic)
     "purpose": {"diagnostic": ("diagnostic",), "therapeutic": ("therapeutic", "treatment")},
     # order in time: a first (initial, new) service or item, or a later one (subsequent, each additional…)
@@ -764,6 +780,7 @@ IMPLIED_MODES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
 # Phrases in which a mode word means something else ("first-aid type", "new technology intraocular lens").
 MODE_EXCEPTIONS = re.compile(
     r"first[- ]aid|new technology|power source|new (?:leather|rubber)|closed system|electric(?:al)? stim"
+    r"|visual analog"
 )
 
 

@@ -308,3 +308,19 @@ def test_a_diagnostic_dose_is_not_a_therapeutic_one():
     diagnostic = descriptor_attributes("Iodine i-131 madeupide solution, diagnostic, per millicurie", UNITS)
     assert agreement(therapeutic, query) == (frozenset({"purpose", "radionuclide"}), frozenset())
     assert agreement(diagnostic, query) == (frozenset({"radionuclide"}), frozenset({"purpose"}))
+
+
+def test_hearing_aid_circuit_and_style():
+    query = parse_attributes("madeup hearing aid digital monaural behind the ear", UNITS)
+    digital_bte = descriptor_attributes("Hearing aid, digital, monaural, bte", UNITS)
+    programmable = descriptor_attributes(
+        "Hearing aid, digitally programmable analog, monaural, bte (behind the ear)", UNITS
+    )
+    digital_ite = descriptor_attributes("Hearing aid, digital, monaural, ite", UNITS)
+    assert agreement(digital_bte, query) == (
+        frozenset({"hearing aid circuit", "ears", "hearing aid style"}),
+        frozenset(),
+    )
+    assert agreement(programmable, query)[1] == {"hearing aid circuit"}
+    assert agreement(digital_ite, query)[1] == {"hearing aid style"}
+    assert parse_modes("back pain by the visual analog scale") == []
