@@ -201,3 +201,23 @@ def test_an_unknown_mode_is_refused_even_for_text_naming_nothing(engine):
 
     with pytest.raises(QueryError, match="mode must be one of hybrid, keyword"):
         suggest(engine, "Pt tolerated well.", mode="semantic")
+
+
+def test_an_attribute_family_the_descriptors_state_describes_the_item():
+    from codefinder.indexer.records import CodeRecord
+    from codefinder.search.suggest.lexicon import MentionLexicon
+
+    records = [
+        CodeRecord(f"V900{i}", "HCPCS", "hcpcs-2", "code", section="V", long_description=text)
+        for i, text in enumerate(
+            [
+                "Madeup aid, digital, monaural, bte",
+                "Madeup aid, analog, binaural, ite",
+                "Madeup aid, digital, binaural, itc",
+            ]
+        )
+    ]
+    lexicon = MentionLexicon(records, None)
+    # the descriptors abbreviate it ("bte"), but "behind the ear" is the same family: it describes the aid
+    assert lexicon.describes("madeup aid", "behind the ear")
+    assert not lexicon.describes("madeup aid", "off the shelf")  # a family no madeup aid descriptor states

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from codefinder.indexer.attributes import parse_modes
 from codefinder.indexer.knowledge import Knowledge
 from codefinder.indexer.records import CodeRecord
 
@@ -147,6 +148,14 @@ class MentionLexicon:
             if head:
                 described.setdefault(head.split()[-1], Counter()).update(words)
         self.described = {noun: (max(words.values()), dict(words)) for noun, words in described.items()}
+        # ... and the attribute families they state (indexer.attributes): a hearing aid's "behind the ear" and a
+        # knee orthosis's "off the shelf" describe it, however its descriptors abbreviate them ("bte", "ots")
+        families: dict[str, set[str]] = {}
+        for record in billable:
+            head = _head_of(record)
+            if head:
+                families.setdefault(head.split()[-1], set()).update(m.family for m in parse_modes(_text(record)))
+        self.described_families = {noun: frozenset(found) for noun, found in families.items()}
 
     def may_name_service(self, words: Sequence[str]) -> bool:
         """Could these words (lower case, as written) hold a CPT service phrase? Only a word some phrase of
@@ -157,8 +166,12 @@ class MentionLexicon:
         """Do descriptors of the kind of item ``item`` names (its last word) commonly say ``attribute``?
         A hospital bed's descriptors say "mattress", a hearing aid's "binaural", gauze's "adhesive border";
         a wheelchair's seldom say "seat cushion", a lens's never "coating" (those are items of their own)."""
-        total, counts = self.described.get(item.split()[-1], (0, {}))
-        return total > 0 and all(counts.get(w, 0) >= MIN_DESCRIBED_SHARE * total for w in attribute.split())
+        noun = item.split()[-1]
+        total, counts = self.described.get(noun, (0, {}))
+        if total > 0 and all(counts.get(w, 0) >= MIN_DESCRIBED_SHARE * total for w in attribute.split()):
+            return True
+        stated = {mode.family for mode in parse_modes(attribute.lower())}
+        return bool(stated) and stated <= self.described_families.get(noun, frozenset())
 
     def anchors(self, words: Sequence[str], raw: Sequence[str], blocked: Iterable[int] = ()) -> list[Anchor]:
         """Lexicon phrases among ``words`` (``normal``; ``raw``: the same words as written, lower case),
