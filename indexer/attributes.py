@@ -716,6 +716,12 @@ MODE_FAMILIES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "cuff": {"non-cuffed": ("non-cuffed", "uncuffed", "cuffless", "without cuff"), "cuffed": ("cuffed",)},
     "sterility": {"non-sterile": ("non-sterile", "nonsterile", "non sterile"), "sterile": ("sterile",)},
+    # what a crutch (or walker, cane) is made of: descriptors say "wood" or "other than wood"; aluminum is the
+    # usual other material
+    "frame material": {
+        "other than wood": ("other than wood", "aluminum", "aluminium", "metal"),
+        "wood": ("wood", "wooden"),
+    },
     # a hearing aid's circuit and where it sits: facts of audiology ("bte" is behind the ear)
     "hearing aid circuit": {
         "digitally programmable analog": (

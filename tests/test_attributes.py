@@ -324,3 +324,11 @@ def test_hearing_aid_circuit_and_style():
     assert agreement(programmable, query)[1] == {"hearing aid circuit"}
     assert agreement(digital_ite, query)[1] == {"hearing aid style"}
     assert parse_modes("back pain by the visual analog scale") == []
+
+
+def test_aluminum_is_a_frame_other_than_wood():
+    query = parse_attributes("aluminum underarm madeup crutches", UNITS)
+    other = descriptor_attributes("Madeup crutches underarm, other than wood, adjustable or fixed, pair", UNITS)
+    wood = descriptor_attributes("Madeup crutches underarm, wood, adjustable or fixed, pair", UNITS)
+    assert agreement(other, query) == (frozenset({"frame material"}), frozenset())
+    assert agreement(wood, query) == (frozenset(), frozenset({"frame material"}))
