@@ -716,6 +716,30 @@ MODE_FAMILIES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "cuff": {"non-cuffed": ("non-cuffed", "uncuffed", "cuffless", "without cuff"), "cuffed": ("cuffed",)},
     "sterility": {"non-sterile": ("non-sterile", "nonsterile", "non sterile"), "sterile": ("sterile",)},
+    # casts and splints: their material and how much of the limb they hold (Q4001-Q4051)
+    "cast material": {"fiberglass": ("fiberglass", "fibreglass", "fiber glass"), "plaster": ("plaster",)},
+    "cast span": {
+        "long arm": ("long arm",),
+        "short arm": ("short arm",),
+        "long leg": ("long leg",),
+        "short leg": ("short leg",),
+    },
+    # how long a catheter stays in: "Catheter, hemodialysis/peritoneal, long-term" beside "short-term"
+    "dwell": {
+        "long-term": ("long-term", "long term", "tunneled", "tunnelled"),
+        "short-term": ("short-term", "short term", "non-tunneled", "nontunneled"),
+    },
+    # a walker's or commode's frame
+    "frame": {"folding": ("folding", "foldable", "collapsible"), "rigid": ("rigid",)},
+    # a knee-ankle-foot orthosis's uprights
+    "uprights": {"single upright": ("single upright",), "double upright": ("double upright",)},
+    # how much of a limb a compression appliance covers
+    "garment span": {
+        "half arm": ("half arm",),
+        "full arm": ("full arm",),
+        "half leg": ("half leg",),
+        "full leg": ("full leg",),
+    },
     # what a crutch (or walker, cane) is made of: descriptors say "wood" or "other than wood"; aluminum is the
     # usual other material
     "frame material": {

@@ -332,3 +332,32 @@ def test_aluminum_is_a_frame_other_than_wood():
     wood = descriptor_attributes("Madeup crutches underarm, wood, adjustable or fixed, pair", UNITS)
     assert agreement(other, query) == (frozenset({"frame material"}), frozenset())
     assert agreement(wood, query) == (frozenset(), frozenset({"frame material"}))
+
+
+@pytest.mark.parametrize(
+    ("query", "agrees", "conflicts"),
+    [
+        (
+            "short arm fiberglass cast",
+            "Madeup supplies, short arm cast, adult, fiberglass",
+            "Madeup supplies, short arm cast, adult, plaster",
+        ),
+        ("long leg splint", "Madeup supplies, long leg splint, adult", "Madeup supplies, short leg splint, adult"),
+        ("tunneled madeup catheter", "Catheter, madeup, long-term", "Catheter, madeup, short-term"),
+        ("folding madeup walker", "Madeup walker, folding, wheeled", "Madeup walker, rigid, wheeled"),
+        (
+            "madeup orthosis double upright",
+            "Madeup orthosis, double upright, free knee",
+            "Madeup orthosis, single upright, free knee",
+        ),
+        (
+            "full leg madeup appliance",
+            "Madeup appliance for use with madeup compressor, full leg",
+            "Madeup appliance, half leg",
+        ),
+    ],
+)
+def test_sibling_families_read_from_descriptors(query, agrees, conflicts):
+    wanted = parse_attributes(query, UNITS)
+    assert agreement(descriptor_attributes(agrees, UNITS), wanted)[1] == frozenset()
+    assert agreement(descriptor_attributes(conflicts, UNITS), wanted)[1] != frozenset()
