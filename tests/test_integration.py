@@ -129,6 +129,22 @@ def test_what_a_query_names_of_an_item_decides_among_its_codes(real_engine):
     assert top_codes(real_engine, "rocefin 1 gram", 1) == ["J0696"]  # an f for the ph of rocephin
 
 
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("red blood cells irradiated", "P9038"),  # not also leukocytes reduced: the plain sibling first
+        ("gallium 67 citrate 5 mci", "A9556"),  # ga-67, not C9067's ga-68
+        ("iodine i-131 sodium iodide solution tx", "A9530"),  # tx: the therapeutic dose
+        ("short arm fiberglass cast adult", "Q4010"),  # fiberglass, not plaster; short arm, not splint
+        ("digital hearing aid monaural behind the ear", "V5257"),  # digital, not programmable analog
+        ("aluminum underarm crutches pair", "E0114"),  # aluminum is other than wood
+        ("hchg clinic level 3", "G0463"),  # any clinic level is the hospital outpatient clinic visit
+    ],
+)
+def test_sibling_attributes_read_from_descriptors_on_the_real_index(real_engine, query, code):
+    assert top_codes(real_engine, query, 1) == [code], top_codes(real_engine, query, 5)
+
+
 def test_real_index_reads_the_language_of_its_query_model(real_engine):
     lexicon = real_engine.index.lexicon
     assert len(lexicon) > 15000 and {"puts", "bends", "knee"} <= lexicon and "wheelchiar" not in lexicon
