@@ -104,7 +104,10 @@ class AutocompleteOut(BaseModel):
     index_version: str
 
 
-SETTING_DESCRIPTION = "who bills: any, or hospital (prefers the OPPS device category C codes for implants)"
+SETTING_DESCRIPTION = (
+    "who bills: any, or hospital (prefers the OPPS device category C codes for implants); with any, a line "
+    "written in capitals as chargemasters write them is read as a hospital's"
+)
 
 
 class StrictBody(BaseModel):

@@ -52,7 +52,21 @@ MAX_PREFIX_CODES = 500
 # 3.0 ms a text in batches of 4, 3.9 in batches of 16; the mentions' whole search 89 vs 102 ms).
 BATCH_SIZE = 4
 
-__all__ = ["CARE_SETTINGS", "MODES", "QueryRun", "SearchEngine", "SearchOptions"]
+__all__ = ["CARE_SETTINGS", "MODES", "QueryRun", "SearchEngine", "SearchOptions", "care_setting"]
+
+
+# Words a text needs before its capitals say "chargemaster line" rather than an abbreviation typed alone ("CPAP").
+MIN_CHARGE_LINE_WORDS = 2
+
+
+def care_setting(setting: str, query: str) -> str:
+    """The setting a search ranks for. ``any`` is no setting chosen, except that a line written as hospital
+    chargemasters write their lines, in capitals ("BREAST IMPLANT SILICONE", "CATH BALLOON PTA"), is read as a
+    hospital's: there the device category C code is what the hospital reports (``apply_hospital_devices``)."""
+    if setting != "any" or any(c.islower() for c in query):
+        return setting
+    words = [word for word in query.split() if any(c.isalpha() for c in word)]
+    return "hospital" if len(words) >= MIN_CHARGE_LINE_WORDS else setting
 
 
 @dataclass(frozen=True)
@@ -299,7 +313,8 @@ class SearchEngine:
                 degraded.append("semantic")
                 if options.mode == "semantic":
                     raise
-        reranked = self._rerank(self._fuse(rankings, self._weights, self.settings.rrf_k), rewritten, options.setting)
+        setting = care_setting(options.setting, query)
+        reranked = self._rerank(self._fuse(rankings, self._weights, self.settings.rrf_k), rewritten, setting)
         fused = ordered(self._not_current_last(self._terminated_last(reranked, today), today))
         fused = unclassified_first(fused, self.index.row_of_code.get(rewritten.unclassified_code or ""), mask)
         code_set = set(code_rows)

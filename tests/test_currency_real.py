@@ -106,3 +106,11 @@ def test_hospital_setting_leaves_items_without_a_device_code_alone(real_engine, 
     plain = [hit.code for hit in real_engine.search(query, SearchOptions(limit=3)).hits]
     hospital = [hit.code for hit in real_engine.search(query, SearchOptions(limit=3, setting="hospital")).hits]
     assert plain == hospital
+
+
+def test_a_line_in_capitals_reads_as_a_hospital_charge_line(real_engine):
+    def first(query: str) -> str:
+        return real_engine.search(query, SearchOptions(limit=3)).hits[0].code
+
+    assert first("BREAST IMPLANT SILICONE") == "C1789"  # as a chargemaster writes it: the hospital's code
+    assert first("breast implant silicone") == "L8600"  # the same words typed: no setting assumed

@@ -257,3 +257,13 @@ def test_the_half_precision_prefilter_gives_the_exact_ranking():
         for depth in (1, 10, 50, 800):
             assert retriever.search(query, depth) == reference(query, depth, None)
             assert retriever.search(query, depth, mask) == reference(query, depth, mask)
+
+
+def test_a_line_in_capitals_is_read_as_a_hospital_charge_line():
+    from codefinder.search.engine import care_setting
+
+    assert care_setting("any", "BREAST IMPLANT SILICONE 450CC") == "hospital"
+    assert care_setting("any", "breast implant silicone") == "any"
+    assert care_setting("any", "CPAP") == "any"  # one word in capitals is an abbreviation typed alone
+    assert care_setting("any", "CATH BALLOON PTA 4MM") == "hospital"
+    assert care_setting("hospital", "walker") == "hospital"
