@@ -105,8 +105,9 @@ class AutocompleteOut(BaseModel):
 
 
 SETTING_DESCRIPTION = (
-    "who bills: any, or hospital (prefers the OPPS device category C codes for implants); with any, a line "
-    "written in capitals as chargemasters write them is read as a hospital's"
+    "who bills: any, or hospital (prefers the OPPS device category C codes for implants and keeps S codes, "
+    "which hospitals bill to private payers, in place; with any they follow the national code of like score); "
+    "with any, a line written in capitals as chargemasters write them is read as a hospital's"
 )
 
 

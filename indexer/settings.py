@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     # Reranking (search/rerank.py): dose agreement bonus; modifiers' share of their fused score.
     dose_bonus: float = 0.1
     route_bonus: float = 0.3
+    # ... and a near-top code stating only another route ("methadone 10 mg tabs": the injection) this much less.
+    route_penalty: float = 0.2
     negation_penalty: float = 0.2
     qualifier_penalty: float = 0.2
     modifier_weight: float = 0.5
@@ -141,6 +143,12 @@ class Settings(BaseSettings):
     plain_sibling_penalty: float = 0.15
     # setting=hospital: near-top OPPS device category C codes score this much more than DMEPOS siblings.
     hospital_device_bonus: float = 0.1
+    # Quality-reporting codes (bill nothing) score this fraction of their fused score, in every setting; and,
+    # unless setting=hospital, S codes (not accepted by Medicare) too. Both 0.9, measured at 1 / 0.9 / 0.8 / 0.7
+    # on 2026-12-07: tune part unchanged or up, query files up; 0.8 gained no more, and put another code before a
+    # query stating a reporting code's own descriptor (docs/currency.md).
+    reporting_code_weight: float = 0.9
+    private_payer_weight: float = 0.9
     # Terminated codes, shown only on request, score this fraction of a current code's score.
     terminated_weight: float = 0.5
     # Codes newer lists no longer carry (status not_in_current_lists) score this fraction.

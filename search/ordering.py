@@ -10,6 +10,7 @@ import numpy as np
 
 from codefinder.indexer.attributes import MODE_FAMILIES, query_attributes
 from codefinder.indexer.settings import Settings
+from codefinder.search.code_sets import is_private_payer_code, is_quality_reporting, rows_where
 from codefinder.search.filters import RecordColumns
 from codefinder.search.loader import LoadedIndex
 from codefinder.search.record_facts import RecordFacts
@@ -18,16 +19,17 @@ from codefinder.search.rerank import (
     apply_base_item_first,
     apply_dose_agreement,
     apply_hospital_devices,
-    apply_modifier_weight,
     apply_negation_agreement,
     apply_plain_sibling_first,
     apply_qualifier_agreement,
     apply_route_agreement,
+    apply_route_conflict,
     attribute_agreements,
     concentration_route,
     negation_facts,
     query_routes,
     stated_qualifiers,
+    weigh_rows,
 )
 from codefinder.search.rewrite import RewrittenQuery
 
@@ -43,6 +45,10 @@ class Reranker:
         units = index.knowledge.unit_canonical if index.knowledge is not None else {}
         # what a query states (``indexer.attributes``), kept like its rewrite: a repeated query is parsed once
         self.wanted = lru_cache(maxsize=4096)(lambda words, expanded: query_attributes(words, expanded, units))
+        # the kinds of code that give way to the others of like score (``search.code_sets``), found once
+        self.modifier_rows = rows_where(index.records, lambda record: record.kind == "modifier")
+        self.reporting_rows = rows_where(index.records, is_quality_reporting)
+        self.private_payer_rows = rows_where(index.records, is_private_payer_code)
 
     def __call__(self, fused: dict[int, float], rewritten: RewrittenQuery, setting: str = "any") -> dict[int, float]:
         settings = self.settings
@@ -57,6 +63,7 @@ class Reranker:
             specified = frozenset(row for row, (agrees, _) in agreements.items() if agrees - MODE_FAMILIES.keys())
             routes = query_routes(rewritten.text, rewritten.semantic_text) or concentration_route(rewritten.text)
             fused = apply_route_agreement(fused, routes, facts.routes, settings.route_bonus)
+            fused = apply_route_conflict(fused, routes, facts.routes, settings.route_penalty)
             if settings.qualifier_penalty > 0:
                 stated = stated_qualifiers(frozenset(stem for stem, _ in rewritten.keyword_terms))
                 fused = apply_qualifier_agreement(fused, stated, facts.qualifiers, settings.qualifier_penalty)
@@ -77,9 +84,12 @@ class Reranker:
             fused = apply_plain_sibling_first(
                 fused, query_stems, facts.descriptor_words, facts.stems, settings.plain_sibling_penalty
             )
+            fused = weigh_rows(fused, self.reporting_rows, settings.reporting_code_weight)
+            if setting != "hospital":  # hospitals bill S codes to the payers that take them
+                fused = weigh_rows(fused, self.private_payer_rows, settings.private_payer_weight)
         if setting == "hospital":
             fused = apply_hospital_devices(fused, self.index.records, settings.hospital_device_bonus)
-        return apply_modifier_weight(fused, self.index.records, settings.modifier_weight)
+        return weigh_rows(fused, self.modifier_rows, settings.modifier_weight)
 
 
 class TerminatedLast:

@@ -323,6 +323,20 @@ def apply_route_agreement(
     return boost_agreeing(fused, routes, routes_of, bonus)
 
 
+def apply_route_conflict(
+    fused: dict[int, float],
+    routes: frozenset[str],
+    routes_of: Callable[[int], frozenset[str]],
+    penalty: float,
+) -> dict[int, float]:
+    """ "methadone 10 mg tabs" demotes "Injection, methadone …": a near-top code whose descriptor states only
+    routes other than the query's is another product (the bonus above lifts the agreeing sibling; this
+    keeps a disagreeing one from staying ahead on other grounds, such as its dose)."""
+    if not routes or penalty <= 0:
+        return fused
+    return penalize_near_top(fused, lambda row: bool(routes_of(row)) and routes_of(row).isdisjoint(routes), penalty)
+
+
 # "without X" (or "w/o X", "no X", "other than X") up to the next clause boundary; "with or without X"
 # negates nothing.
 NEGATED_CLAUSE = re.compile(
@@ -421,7 +435,12 @@ def apply_hospital_devices(fused: dict[int, float], records: list[CodeRecord], b
     return {row: score * lift if row in devices else score for row, score in fused.items()}
 
 
-def apply_modifier_weight(fused: dict[int, float], records: list[CodeRecord], weight: float) -> dict[int, float]:
-    if weight >= 1.0:
+def weigh_rows(fused: dict[int, float], rows: frozenset[int], weight: float) -> dict[int, float]:
+    """Multiply by ``weight`` the score of each of ``rows`` (a kind of code that gives way to the others of
+    like score wherever it sits: modifiers, quality-reporting codes, S codes; see ``search.code_sets``)."""
+    if weight >= 1.0 or rows.isdisjoint(fused):
         return fused
-    return {row: score * weight if records[row].kind == "modifier" else score for row, score in fused.items()}
+    weighed = dict(fused)
+    for row in rows.intersection(fused):
+        weighed[row] *= weight
+    return weighed

@@ -114,3 +114,21 @@ def test_a_line_in_capitals_reads_as_a_hospital_charge_line(real_engine):
 
     assert first("BREAST IMPLANT SILICONE") == "C1789"  # as a chargemaster writes it: the hospital's code
     assert first("breast implant silicone") == "L8600"  # the same words typed: no setting assumed
+
+
+def test_s_codes_follow_the_national_code_unless_a_hospital_bills(real_engine):
+    def first(query: str, setting: str = "any") -> str:
+        return real_engine.search(query, SearchOptions(limit=3, setting=setting)).hits[0].code
+
+    assert first("famotidine 20 mg iv") == "J1308"  # S0028 is the same drug, for payers other than Medicare
+    assert first("famotidine 20 mg iv", "hospital") == "S0028"  # a chargemaster bills it to those payers
+    assert first("nutrition counseling dietitian visit") == "S9470"  # an S code the words name still leads
+    assert first("methadone 10mg tabs") == "S0109"  # oral methadone, not "Injection, methadone"
+
+
+def test_quality_reporting_codes_follow_the_service(real_engine):
+    def first(query: str) -> str:
+        return real_engine.search(query, SearchOptions(limit=3)).hits[0].code
+
+    assert first("fit test colorectal screening") == "G0328"  # not M1277 "… results documented"
+    assert first("positive airway pressure therapy prescribed") == "G8845"  # its own words still find it

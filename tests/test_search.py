@@ -214,6 +214,46 @@ def test_hospital_setting_puts_a_near_top_device_c_code_before_its_dmepos_siblin
     assert apply_hospital_devices(fused, records, 0.0) == fused
 
 
+def test_quality_reporting_and_private_payer_codes_are_told_by_what_they_are():
+    from codefinder.indexer.records import CodeRecord
+    from codefinder.search.code_sets import is_private_payer_code, is_quality_reporting
+
+    assert is_quality_reporting(CodeRecord.new("G8845", opps_status_indicator="M"))
+    assert is_quality_reporting(CodeRecord.new("M1277"))  # a MIPS quality code Addendum B may not list
+    assert is_quality_reporting(CodeRecord.new("3008F"))  # CPT Category II
+    assert not is_quality_reporting(CodeRecord.new("G0328", opps_status_indicator="A"))
+    assert not is_quality_reporting(CodeRecord.new("M0201"))  # billable M code, no status M
+    assert not is_quality_reporting(CodeRecord.new("J7345", opps_status_indicator="M"))  # a DME MAC drug bills
+    assert not is_quality_reporting(CodeRecord.new("RR"))
+    assert is_private_payer_code(CodeRecord.new("S0028"))
+    assert not is_private_payer_code(CodeRecord.new("J1308"))
+
+
+def test_s_codes_and_reporting_codes_give_way_to_the_codes_of_like_score():
+    from codefinder.indexer.records import CodeRecord
+    from codefinder.search.code_sets import is_private_payer_code, is_quality_reporting, rows_where
+    from codefinder.search.rerank import weigh_rows
+
+    records = [CodeRecord.new("S0028"), CodeRecord.new("J1308"), CodeRecord.new("G8845", opps_status_indicator="M")]
+    private_payer, reporting = rows_where(records, is_private_payer_code), rows_where(records, is_quality_reporting)
+    assert (private_payer, reporting) == ({0}, {2})
+    fused = {0: 0.100, 1: 0.095, 2: 0.099}
+    assert weigh_rows(fused, private_payer, 0.9) == {0: pytest.approx(0.090), 1: 0.095, 2: 0.099}
+    assert weigh_rows(fused, reporting, 0.9) == {0: 0.100, 1: 0.095, 2: pytest.approx(0.0891)}
+    assert weigh_rows(fused, private_payer, 1.0) == weigh_rows(fused, frozenset({7}), 0.5) == fused
+
+
+def test_a_code_stating_only_another_route_gives_way():
+    from codefinder.search.rerank import apply_route_conflict
+
+    routes = {0: frozenset({"injection"}), 1: frozenset({"oral"}), 2: frozenset(), 3: frozenset({"injection"})}
+    fused = {0: 0.10, 1: 0.09, 2: 0.095, 3: 0.01}
+    moved = apply_route_conflict(fused, frozenset({"oral"}), routes.__getitem__, 0.2)
+    assert moved[0] == pytest.approx(0.08) and moved[1] == fused[1] and moved[2] == fused[2]
+    assert moved[3] == fused[3]  # far from the top: left alone
+    assert apply_route_conflict(fused, frozenset(), routes.__getitem__, 0.2) == fused
+
+
 def test_shared_rows_of_two_postings_agree_with_numpy():
     import numpy as np
 

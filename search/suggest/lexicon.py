@@ -22,11 +22,11 @@ from functools import lru_cache
 from codefinder.indexer.attributes import parse_modes
 from codefinder.indexer.knowledge import Knowledge
 from codefinder.indexer.records import CodeRecord
+from codefinder.search.code_sets import is_quality_reporting
 
 # HCPCS Level II sections that bill supplies, drugs, equipment, orthoses and prostheses, blood products,
 # vision and hearing items, ambulance and other services (the issue's A B C E G J K L P Q V).
 BILLABLE_SECTIONS = frozenset("ABCEGJKLPQV")
-NOT_BILLABLE_STATUS = "M"  # OPPS: "items and services not billable to the MAC"
 # Words that head descriptors as a class, not as the name of an item.
 GENERIC_HEADS_TEXT = (
     "addition additions supply supplies service services injection injections infusion replacement accessory "
@@ -201,9 +201,9 @@ class MentionLexicon:
 
 
 def reporting_only(record: CodeRecord) -> bool:
-    """A quality-reporting code: the M section, and the G codes OPPS marks M (they report a measure and bill
-    nothing; the J and Q codes marked M are DME drugs, billed to the DME MAC)."""
-    return record.section == "M" or (record.section == "G" and record.opps_status_indicator == NOT_BILLABLE_STATUS)
+    """A code that bills nothing for a note's item: the M section (quality measures and a few services a
+    note's words hardly name), and every quality-reporting code (``search.code_sets``)."""
+    return record.section == "M" or is_quality_reporting(record)
 
 
 def listed(record: CodeRecord) -> bool:
