@@ -1,5 +1,6 @@
-"""The keyword postings: per text field (long, short, synonyms, knowledge terms), every stemmed term's
-documents and frequencies, and every document's field length, saved as plain arrays.
+"""The keyword postings: per text field (long, short, synonyms, knowledge terms with the one-word spellings of
+hyphenated descriptor words), every stemmed term's documents and frequencies, and every document's field
+length, saved as plain arrays.
 
 They are computed straight from the records with the whoosh analyzer the query side uses, exactly as a
 whoosh ``TEXT`` field would index them; no whoosh index is written, because whoosh pickles its table of
@@ -17,7 +18,7 @@ import numpy as np
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from codefinder.indexer.records import CodeRecord
-from codefinder.indexer.text import analyzer
+from codefinder.indexer.text import analyzer, descriptors, hyphen_joins
 
 TEXT_FIELDS = ("long", "short", "synonyms", "knowledge")
 POSTINGS_FILE = "keyword_postings.npz"
@@ -31,7 +32,7 @@ def field_texts(record: CodeRecord) -> dict[str, str]:
         "long": record.long_description or "",
         "short": record.short_description or "",
         "synonyms": " ; ".join(record.synonyms),
-        "knowledge": " ; ".join(record.knowledge_terms),
+        "knowledge": " ; ".join([*record.knowledge_terms, *hyphen_joins(descriptors(record))]),
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from whoosh.analysis import Analyzer, StemmingAnalyzer
@@ -17,6 +18,22 @@ def analyzer() -> Analyzer:
 
 def analyze(text: str) -> list[str]:
     return [token.text for token in analyzer()(text)]
+
+
+# Two words joined by a hyphen ("back-up", "bi-level", "semi-electric", "x-ray"), which people also write as one.
+HYPHENATED = re.compile(r"\b([a-z]+)-([a-z]{2,})\b")
+
+
+def descriptors(record: CodeRecord) -> str:
+    """A record's long and short descriptors, as one text."""
+    return f"{record.long_description or ''} {record.short_description or ''}"
+
+
+def hyphen_joins(text: str) -> list[str]:
+    """The one-word spellings of a descriptor's hyphenated words ("back-up" -> "backup"): indexed with the
+    record, so "bipap with backup rate" matches "… with back-up rate feature …" as it matches "… with backup
+    rate feature …" (the analyzer splits the hyphenated word into two)."""
+    return list(dict.fromkeys(first + second for first, second in HYPHENATED.findall(text.lower())))
 
 
 def embedding_text(record: CodeRecord, max_synonyms: int = 6) -> str:

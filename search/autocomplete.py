@@ -16,6 +16,7 @@ from functools import lru_cache
 import numpy as np
 
 from codefinder.indexer.records import CodeRecord
+from codefinder.indexer.text import descriptors, hyphen_joins
 from codefinder.search.query import CODE_PREFIX, codes_with_prefix, normalize_query
 
 WORD = re.compile(r"[a-z0-9]+")
@@ -80,8 +81,7 @@ class PrefixIndex:
 
     def __init__(self, records: list[CodeRecord], sorted_codes: list[str], row_of_code: dict[str, int]) -> None:
         self._all = Vocabulary(
-            " ".join([r.long_description or "", r.short_description or "", *r.synonyms, *r.knowledge_terms])
-            for r in records
+            " ".join([descriptors(r), *r.synonyms, *r.knowledge_terms, *hyphen_joins(descriptors(r))]) for r in records
         )
         self._described = Vocabulary(r.description for r in records)
         self._lengths = np.array([len(record.description) for record in records], dtype=np.int32)

@@ -311,3 +311,11 @@ def test_the_shipped_fine_tuned_weights_load_offline_match_their_record_and_embe
     assert np.allclose(exported.encode(texts), first, atol=1e-4)
     base = SentenceTransformerEncoder(weights=resolve_weights("base")).encode(texts)
     assert not np.allclose(base, first, atol=1e-3)  # fine-tuning changed the model
+
+
+def test_a_hyphenated_descriptor_word_matches_its_one_word_spelling(real_engine):
+    """E0471 says "back-up rate", its siblings "backup rate": the query's spelling must not decide."""
+    from codefinder.indexer.text import hyphen_joins
+
+    assert hyphen_joins("bi-level pressure, with back-up rate; e.g., 10-mg") == ["bilevel", "backup"]
+    assert "E0471" in top_codes(real_engine, "bipap st with backup rate")[:2]
