@@ -7,7 +7,8 @@ each part may be expanded: brand drug and device names to their generic wording,
 terms (also when their words are scattered) to descriptor wording, chargemaster shorthand (CATH, BAL,
 ESOPH) to words (an ambiguous one, LR, to the meaning its neighbours go with), units to the spellings
 descriptors use (ml = cc). In a drug order, packaging words
-(VIAL, SOLR, 1 EACH) weigh little, and a drug name nothing knows gets its NOC code (J3490, J3590…).
+(VIAL, SOLR, 1 EACH) and the vehicle of a premix ("… IN D5W 250 ML") weigh little, and a drug name nothing
+knows gets its NOC code (J3490, J3590…).
 Every expansion and correction is recorded so a hit can say what it matched through.
 """
 
@@ -56,6 +57,15 @@ PACKAGING_WORDS = (
     "cp12 cp24 nebu aers inhl liqd elix"
 )
 DRUG_PACKAGING = frozenset(PACKAGING_WORDS.split())
+# A premixed drug order names the drug, then what it is mixed in ("HEPARIN 25,000 UNITS IN D5W 250 ML",
+# "vancomycin 1 g in ns 250 ml"): the code bills the drug, so the vehicle's words weigh like packaging and
+# stay out of the embedded text; otherwise "5% dextrose/water (500 ml = 1 unit)" outranks heparin.
+VEHICLE_TEXT = (
+    "d5w d10w d5ns d5lr d5nss d5 d10 ns nss ns1 hns nacl sodium chloride saline normal half dextrose glucose "
+    "water sterile swfi sw lr lactated lactate ringers ringer plasmalyte plasma lyte"
+)
+VEHICLE_WORDS = frozenset(VEHICLE_TEXT.split())
+VEHICLE_INTRODUCERS = frozenset({"in", "into"})
 # A drug no HCPCS code names is billed with the "not otherwise classified" code for its kind; a name ending
 # in -mab/-cept (antibodies, fusion proteins: the USAN stems) is a biologic.
 UNCLASSIFIED = {
@@ -114,6 +124,25 @@ def tokenize(text: str) -> list[str]:
 def is_drug_order(tokens: list[str]) -> bool:
     """The words state a drug strength: a number followed by a drug unit ("250 mg", "100 units")."""
     return any(token in DRUG_UNITS and i > 0 and NUMBER.fullmatch(tokens[i - 1]) for i, token in enumerate(tokens))
+
+
+def vehicle_positions(words: list[str]) -> frozenset[int]:
+    """The positions of the vehicle in a premixed drug order: the words from "in" on, when a drug name and its
+    strength come before it and the words after it name a diluent and nothing else ("… in D5W 250 ML",
+    "… in 0.9% sodium chloride"). "5% dextrose in lactated ringers" names no drug before "in": it is the
+    fluid ordered, and keeps its words."""
+    for i, word in enumerate(words):
+        if word not in VEHICLE_INTRODUCERS or i == 0:
+            continue
+        before, after = words[:i], words[i + 1 :]
+        named = [w for w in before if not NUMBER.fullmatch(w) and w not in DRUG_UNITS and w not in VEHICLE_WORDS]
+        if not named or not is_drug_order(before):
+            return frozenset()
+        rest = [w for w in after if w not in DRUG_PACKAGING | DRUG_UNITS | VOLUME_UNITS and not NUMBER.fullmatch(w)]
+        if rest and all(w in VEHICLE_WORDS or w == "%" for w in rest) and any(w in VEHICLE_WORDS for w in rest):
+            return frozenset(range(i, len(words)))
+        return frozenset()
+    return frozenset()
 
 
 def skeleton(word: str) -> str:
@@ -195,9 +224,13 @@ class QueryRewriter:
         drug_order = is_drug_order(words)
         packaging = {w for w in words if w in DRUG_PACKAGING} if drug_order else set()
         strength_units = strength_unit_words(words) if drug_order else set()
+        vehicle = vehicle_positions(words) if drug_order else frozenset()
         semantic: list[str] = []
         position = 0
         while position < len(words):
+            if position in vehicle:
+                position += 1
+                continue
             used, found = self._phrase_at(words, position)
             if used == 1:  # one word the tables give several meanings: the one its neighbours go with
                 merged = {(e.target, e.kind): e for e in found + self._single(words[position])}
@@ -219,14 +252,17 @@ class QueryRewriter:
             replaced = [e.target for e in single if e.kind in ("shorthand", "spelling")]
             semantic.append(" ".join(dict.fromkeys(" ".join(replaced).split())) if replaced else word)
         said = set(" ".join(semantic).split())
-        for extra in self._scattered_phrases(words, expansions) + self._compounds(words, expansions):
+        content = [w for i, w in enumerate(words) if i not in vehicle]
+        for extra in self._scattered_phrases(content, expansions) + self._compounds(content, expansions):
             new = [w for w in extra.split() if w not in said]  # a scattered phrase's words are mostly said
             said.update(new)
             if new:
                 semantic.append(" ".join(new))
         terms: dict[str, float] = {}
-        for word in words:
-            light = NUMBER.fullmatch(word) or word in packaging or word in strength_units or len(word) == 1
+        for i, word in enumerate(words):
+            light = (
+                NUMBER.fullmatch(word) or word in packaging or word in strength_units or len(word) == 1 or i in vehicle
+            )
             weight = self._number_weight if light else 1.0
             for stem in analyze(word):
                 terms[stem] = max(terms.get(stem, 0.0), weight)

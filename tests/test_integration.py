@@ -319,3 +319,16 @@ def test_a_hyphenated_descriptor_word_matches_its_one_word_spelling(real_engine)
 
     assert hyphen_joins("bi-level pressure, with back-up rate; e.g., 10-mg") == ["bilevel", "backup"]
     assert "E0471" in top_codes(real_engine, "bipap st with backup rate")[:2]
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("HEPARIN 25,000 UNITS IN D5W 250 ML", "J1644"),  # the drug, not 5% dextrose/water
+        ("VANCOMYCIN 1 G IN NS 250 ML", "J3373"),  # not normal saline 250 cc
+        ("OXYTOCIN 30 UNITS IN LR 500 ML", "J2590"),  # not Ringer's lactate
+        ("5% dextrose in lactated ringers 1000 ml", "J7121"),  # the fluid itself is ordered
+    ],
+)
+def test_a_premixed_drug_order_is_coded_by_its_drug_not_its_vehicle(real_engine, query, code):
+    assert top_codes(real_engine, query)[0] == code

@@ -202,6 +202,28 @@ def test_packaging_words_of_a_drug_order_weigh_little_and_stay_out_of_the_embedd
     assert supply["vial"] == 1.0  # no drug strength: not a drug order, every word counts
 
 
+def test_the_vehicle_of_a_premixed_drug_order_weighs_like_packaging():
+    from codefinder.search.rewrite import vehicle_positions
+
+    knowledge = Knowledge(phrases={"d5w": [("5% dextrose/water", "abbreviation")]}, unit_canonical={"ml": "ml"})
+    vocabulary = {"heparin": 9, "dextrose": 30, "water": 40, "lactated": 4, "ringers": 4}
+    result = QueryRewriter(knowledge, vocabulary, number_weight=0.3).rewrite("HEPARIN 25,000 UNITS IN D5W 250 ML")
+    terms = dict(result.keyword_terms)
+    assert terms["heparin"] == 1.0 and terms["d5w"] == 0.3 and "dextros" not in terms
+    assert "heparin" in result.semantic_text and "dextrose" not in result.semantic_text
+
+    def vehicle(text: str) -> frozenset[int]:
+        return vehicle_positions(text.split())
+
+    assert vehicle("famotidine 20 mg in sodium chloride 0.9 % 50 ml") == frozenset(range(3, 10))
+    # the fluid ordered, not a vehicle: nothing names a drug before "in", or no strength is given
+    assert vehicle("5 % dextrose in lactated ringers 1000 ml") == frozenset()
+    assert vehicle("dextrose 5 % in water 500 ml") == frozenset()
+    assert vehicle("heparin in d5w") == frozenset()
+    # what follows "in" is not only a diluent: the words keep their weight
+    assert vehicle("glucose 4 g in chewable tablets") == frozenset()
+
+
 def test_device_brand_names_expand_and_stay_in_the_embedded_text():
     knowledge = Knowledge(phrases={"mahurkar": [("short-term hemodialysis catheter", "device")]})
     result = QueryRewriter(knowledge, {"catheter": 40, "hemodialysis": 9}).rewrite("CATH MAHURKAR 12FR")
