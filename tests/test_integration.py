@@ -332,3 +332,9 @@ def test_a_hyphenated_descriptor_word_matches_its_one_word_spelling(real_engine)
 )
 def test_a_premixed_drug_order_is_coded_by_its_drug_not_its_vehicle(real_engine, query, code):
     assert top_codes(real_engine, query)[0] == code
+
+
+def test_a_colostomy_or_ileostomy_is_an_ostomy(real_engine):
+    for query in ("colostomy pouch", "ileostomy pouch"):
+        top = real_engine.search(query, SearchOptions(limit=1)).hits[0]
+        assert (top.long_description or "").lower().startswith("ostomy pouch")
