@@ -91,6 +91,11 @@ VARIANTS: dict[str, str] = {
     # a coated (drug-eluting) stent or balloon, beside the plain one
     "drug-coated": "drug coated eluting des paclitaxel",
     "coated/covered": "coated covered eluting drug des",
+    # a newborn's version of a service ("Ambulance service, neonatal transport"), a code one payer takes
+    # ("… (medicaid only)"), and transport by air beside the ground ambulance
+    "neonatal": "neonatal neonate neonates newborn newborns infant infants nicu",
+    "medicaid only": "medicaid",
+    "air services": "air helicopter rotary fixed wing flight airplane",
 }
 VARIANT_PATTERN = re.compile(
     r"(?<!non-)(?<!non )\b(?:" + "|".join(sorted((re.escape(v) for v in VARIANTS), key=len, reverse=True)) + r")\b"

@@ -106,6 +106,21 @@ def test_special_variants():
     assert [name for name, _ in found["E9012"].variants] == ["not otherwise"]
 
 
+def test_a_newborn_a_one_payer_and_an_air_version_are_special_variants():
+    made_up = [
+        CodeRecord.new("A9901", long_description="Ambulance service, basic transport, one way"),
+        CodeRecord.new("A9902", long_description="Ambulance service, neonatal transport, one way"),
+        CodeRecord.new("A9903", long_description="Ambulance service, transport per mile (medicaid only)"),
+        CodeRecord.new("A9904", long_description="Ambulance service, conventional air services, transport"),
+    ]
+    items = item_heads(made_up)
+    found = {r.code: record_role(r, items, False, generic_names(made_up), item_qualifiers(made_up)) for r in made_up}
+    assert found["A9901"].variants == ()
+    assert [name for name, _ in found["A9902"].variants] == ["neonatal"]
+    assert [name for name, _ in found["A9903"].variants] == ["medicaid only"]
+    assert [name for name, _ in found["A9904"].variants] == ["air services"]
+
+
 def test_related_products_and_combinations_are_variants_of_the_plain_drug():
     found = roles()
     assert found["J9006"].variants == ()
