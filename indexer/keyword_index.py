@@ -18,6 +18,7 @@ import numpy as np
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from codefinder.indexer.records import CodeRecord
+from codefinder.indexer.taxonomy import range_heading
 from codefinder.indexer.text import analyzer, descriptors, hyphen_joins
 
 TEXT_FIELDS = ("long", "short", "synonyms", "knowledge")
@@ -32,7 +33,9 @@ def field_texts(record: CodeRecord) -> dict[str, str]:
         "long": record.long_description or "",
         "short": record.short_description or "",
         "synonyms": " ; ".join(record.synonyms),
-        "knowledge": " ; ".join([*record.knowledge_terms, *hyphen_joins(descriptors(record))]),
+        "knowledge": " ; ".join(
+            [*record.knowledge_terms, *hyphen_joins(descriptors(record)), range_heading(record.code)]
+        ).strip(" ;"),
     }
 
 

@@ -26,6 +26,20 @@ HCPCS_SECTIONS: dict[str, str] = {
     "V": "Vision, hearing and speech-language pathology services",
 }
 
+# Headings of HCPCS Level II code ranges whose descriptors leave the heading unsaid: "Below knee, molded
+# socket, shin, sach foot" (L5100) is a lower limb prosthesis only by its place under the heading. The
+# keyword index adds the heading's words to each code in the range (knowledge field).
+RANGE_HEADINGS: tuple[tuple[str, str, str], ...] = (
+    ("L5000", "L5999", "lower limb prosthesis prosthetic"),
+    ("L6000", "L7499", "upper limb prosthesis prosthetic"),
+)
+
+
+def range_heading(code: str) -> str:
+    """The heading words of the code's range, or "" (codes compare as text: same letter, four digits)."""
+    return next((words for first, last, words in RANGE_HEADINGS if first <= code <= last and len(code) == 5), "")
+
+
 LEVEL_LABELS: dict[str, str] = {
     "hcpcs-2": "HCPCS Level II",
     "hcpcs-modifier": "HCPCS Level II modifier",

@@ -21,6 +21,7 @@ from codefinder.indexer.errors import SourceError, UnusableIndexError
 from codefinder.indexer.keyword_index import POSTINGS_FILE, TEXT_FIELDS, FieldArrays, compute_postings, load_postings
 from codefinder.indexer.manifest import FORMAT_VERSION, file_digest
 from codefinder.indexer.records import CodeRecord
+from codefinder.indexer.taxonomy import range_heading
 from codefinder.indexer.text import analyzer, descriptors, hyphen_joins
 from codefinder.search.loader import load_index
 from tests.conftest import FIXTURE_DATA, FailingEncoder
@@ -156,8 +157,10 @@ def whoosh_postings(records: list[CodeRecord], directory: Path) -> dict[str, Fie
             long=record.long_description or "",
             short=record.short_description or "",
             synonyms=" ; ".join(record.synonyms),
-            # the knowledge terms, and the one-word spellings of hyphenated descriptor words
-            knowledge=" ; ".join([*record.knowledge_terms, *hyphen_joins(descriptors(record))]),
+            # the knowledge terms, the one-word spellings of hyphenated descriptor words, the range heading
+            knowledge=" ; ".join(
+                [*record.knowledge_terms, *hyphen_joins(descriptors(record)), range_heading(record.code)]
+            ).strip(" ;"),
         )
     writer.commit(optimize=True)
     fields: dict[str, FieldArrays] = {}

@@ -338,3 +338,13 @@ def test_a_colostomy_or_ileostomy_is_an_ostomy(real_engine):
     for query in ("colostomy pouch", "ileostomy pouch"):
         top = real_engine.search(query, SearchOptions(limit=1)).hits[0]
         assert (top.long_description or "").lower().startswith("ostomy pouch")
+
+
+def test_a_limb_prosthesis_is_found_by_its_range_heading(real_engine):
+    """L5100 "Below knee, molded socket, …" never says prosthesis: its range heading does."""
+    from codefinder.indexer.taxonomy import range_heading
+
+    assert range_heading("L5100") == "lower limb prosthesis prosthetic" and range_heading("L3000") == ""
+    assert top_codes(real_engine, "prosthetic leg")[0].startswith("L5")
+    assert top_codes(real_engine, "below elbow prosthesis")[0].startswith("L6")
+    assert any(code in ("L5100", "L5105") for code in top_codes(real_engine, "below knee prosthesis")[:2])
