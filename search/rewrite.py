@@ -54,7 +54,8 @@ MIN_CONTRACTED = 3  # consonants: "jnt", "prb" are contractions, "st" is too sho
 PACKAGING_WORDS = (
     "vial vials each ea bottle bottles btl ampule ampules ampul amp bag bags flex cont container premix box bx "
     "pack pkg carton soln solr sosy soaj sopn soct susp susr syrp tabs tab tbec tbcr tb12 tb24 caps cap cpdr cpcr "
-    "cp12 cp24 nebu aers inhl liqd elix"
+    "cp12 cp24 nebu aers inhl liqd elix syrg syringe syringes pen pens kit carpuject tubex duplex galaxy minibag "
+    "cartridge crtg ud"
 )
 DRUG_PACKAGING = frozenset(PACKAGING_WORDS.split())
 # A premixed drug order names the drug, then what it is mixed in ("HEPARIN 25,000 UNITS IN D5W 250 ML",
@@ -252,7 +253,7 @@ class QueryRewriter:
             replaced = [e.target for e in single if e.kind in ("shorthand", "spelling")]
             semantic.append(" ".join(dict.fromkeys(" ".join(replaced).split())) if replaced else word)
         said = set(" ".join(semantic).split())
-        content = [w for i, w in enumerate(words) if i not in vehicle]
+        content = [w for i, w in enumerate(words) if i not in vehicle and w not in packaging]
         for extra in self._scattered_phrases(content, expansions) + self._compounds(content, expansions):
             new = [w for w in extra.split() if w not in said]  # a scattered phrase's words are mostly said
             said.update(new)

@@ -202,6 +202,17 @@ def test_packaging_words_of_a_drug_order_weigh_little_and_stay_out_of_the_embedd
     assert supply["vial"] == 1.0  # no drug strength: not a drug order, every word counts
 
 
+def test_a_drug_orders_pen_or_syringe_is_packaging_not_a_device_phrase():
+    knowledge = Knowledge(phrases={"insulin pen": [("insulin delivery device reusable pen", "lay")]})
+    vocabulary = {"insulin": 30, "glargine": 2, "pen": 4, "delivery": 20, "device": 90}
+    rewriter = QueryRewriter(knowledge, vocabulary, number_weight=0.3)
+    order = rewriter.rewrite("INSULIN GLARGINE 100 UNIT/ML PEN")
+    assert dict(order.keyword_terms)["pen"] == 0.3 and "deliveri" not in dict(order.keyword_terms)
+    assert "pen" not in order.semantic_text.split()
+    device = rewriter.rewrite("insulin pen")  # no strength: the device is what is named
+    assert dict(device.keyword_terms)["deliveri"] > 0
+
+
 def test_the_vehicle_of_a_premixed_drug_order_weighs_like_packaging():
     from codefinder.search.rewrite import vehicle_positions
 
