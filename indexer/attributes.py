@@ -645,7 +645,7 @@ MODE_FAMILIES: dict[str, dict[str, tuple[str, ...]]] = {
         "invasive": ("invasive interface", "invasive"),
     },
     "fabrication": {
-        "off-the-shelf": ("off-the-shelf", "off the shelf", "ots"),
+        "off-the-shelf": ("off-the-shelf", "off-the shelf", "off the-shelf", "off the shelf", "ots"),
         "customized": ("otherwise customized", "customized to fit", "custom fitted", "custom-fitted", "customized"),
         "custom": ("custom fabricated", "custom-fabricated", "custom molded", "molded to patient model", "custom made"),
     },

@@ -361,3 +361,8 @@ def test_sibling_families_read_from_descriptors(query, agrees, conflicts):
     wanted = parse_attributes(query, UNITS)
     assert agreement(descriptor_attributes(agrees, UNITS), wanted)[1] == frozenset()
     assert agreement(descriptor_attributes(conflicts, UNITS), wanted)[1] != frozenset()
+
+
+def test_off_the_shelf_is_read_however_it_is_hyphenated():
+    for text in ("madeup orthosis, off-the-shelf", "madeup orthosis, off-the shelf", "madeup orthosis, off the shelf"):
+        assert Mode("fabrication", "off-the-shelf") in parse_modes(text)  # L1833 writes "off-the shelf"
