@@ -229,6 +229,21 @@ def test_onnx_encoder_matches_sentence_transformers(real_context):
     served = OnnxEncoder(layout.resolve_build_dir(real_context.settings.index) / layout.MODEL_DIR, int8=True)
     assert served.variant == "int8"
     assert (np.sum(served.encode(texts) * reference, axis=1) > 0.9).all()  # int8: recall effect in README
+    # int8 quantizes by the range of the whole batch: a text must embed as alone, or a batch would rank it otherwise
+    alone = np.vstack([served.encode([t]) for t in texts])
+    assert np.array_equal(served.encode(texts, batch_size=64), alone)
+
+
+def test_a_batch_ranks_each_text_as_a_single_search_does(real_context):
+    """Two engines that keep no query vectors: one searches the texts one by one, the other as a batch."""
+    from codefinder.search.engine_factory import open_engine
+
+    settings = real_context.settings.model_copy(update={"query_embedding_cache": 0})
+    single, batch = (open_engine(settings.index, settings, real_context.encoder()) for _ in range(2))
+    texts = ["INJ KETOROLAC 15MG", "cpap machine", "hinged knee brace off the shelf", "CATH FOLEY 2WAY 16FR 5CC"]
+    alone = [[(h.code, h.score) for h in single.search(t, SearchOptions(limit=10)).hits] for t in texts]
+    batched = [[(h.code, h.score) for h in r.hits] for r in batch.search_many(texts, SearchOptions(limit=10))]
+    assert batched == alone
 
 
 def test_serving_never_imports_torch(real_context):
