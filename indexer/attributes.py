@@ -600,7 +600,10 @@ MODE_FAMILIES: dict[str, dict[str, tuple[str, ...]]] = {
     "acquisition": {"rental": ("rental", "rented", "rent"), "purchase": ("purchase", "purchased", "buy")},
     "mobility": {"portable": ("portable",), "stationary": ("stationary",)},
     "oxygen form": {"gaseous": ("gaseous", "compressed gas"), "liquid": ("liquid oxygen", "liquid")},
-    "ears": {"monaural": ("monaural", "one ear"), "binaural": ("binaural", "both ears")},
+    "ears": {
+        "monaural": ("monaural", "one ear", "right ear", "left ear", "unilateral"),
+        "binaural": ("binaural", "both ears", "bilateral", "each ear"),
+    },
     "sides": {"unilateral": ("unilateral",), "bilateral": ("bilateral",)},
     "chambers": {
         "single chamber": ("single chamber", "single-chamber"),

@@ -366,3 +366,8 @@ def test_sibling_families_read_from_descriptors(query, agrees, conflicts):
 def test_off_the_shelf_is_read_however_it_is_hyphenated():
     for text in ("madeup orthosis, off-the-shelf", "madeup orthosis, off-the shelf", "madeup orthosis, off the shelf"):
         assert Mode("fabrication", "off-the-shelf") in parse_modes(text)  # L1833 writes "off-the shelf"
+
+
+def test_one_ear_named_is_a_monaural_hearing_aid():
+    assert Mode("ears", "monaural") in parse_modes("madeup hearing aid, right ear")
+    assert Mode("ears", "binaural") in parse_modes("madeup hearing aids, both ears")

@@ -221,3 +221,19 @@ def test_an_attribute_family_the_descriptors_state_describes_the_item():
     # the descriptors abbreviate it ("bte"), but "behind the ear" is the same family: it describes the aid
     assert lexicon.describes("madeup aid", "behind the ear")
     assert not lexicon.describes("madeup aid", "off the shelf")  # a family no madeup aid descriptor states
+
+
+def test_a_part_of_the_body_alone_names_no_item():
+    from codefinder.indexer.knowledge import Knowledge
+    from codefinder.indexer.records import CodeRecord
+    from codefinder.search.suggest.lexicon import MentionLexicon
+
+    texts = ["Lower extremity, madeup brace", "Upper extremity, madeup sock", "Left knee, madeup", "Right knee, madeup"]
+    records = [
+        CodeRecord(f"L99{i:02d}", "HCPCS", "hcpcs-2", "code", section="L", long_description=text)
+        for i, text in enumerate(texts)
+    ]
+    knowledge = Knowledge(body_sites={"lower extremity": "lower extremity", "knee": "lower extremity"})
+    with_sites, without = MentionLexicon(records, knowledge), MentionLexicon(records, None)
+    assert without.phrases.get("extremity") == "item" and without.phrases.get("knee") == "item"
+    assert "extremity" not in with_sites.phrases and "knee" not in with_sites.phrases  # "Extremities: warm"

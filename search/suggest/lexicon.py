@@ -127,6 +127,11 @@ class MentionLexicon:
                     _add(phrases, term, "item", frequency)
                 elif kinds and len(term) >= MIN_WORD:  # a short form as written: "tens" is not "ten"s
                     exact.setdefault(" ".join(raw_words(term)), "item")
+            # a part of the body alone ("Extremities: warm", "knee") names where, not an item: "knee brace" does
+            for site in knowledge.body_sites:
+                noun = (words_of(site) or [""])[-1]  # "knee"; "extremity" of "lower extremity"
+                if phrases.get(noun) == "item":
+                    del phrases[noun]
         self.phrases = phrases
         self.exact = exact
         self._first_words = frozenset(phrase.split()[0] for phrase in [*phrases, *exact])
