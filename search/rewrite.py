@@ -146,6 +146,38 @@ def vehicle_positions(words: list[str]) -> frozenset[int]:
     return frozenset()
 
 
+WITH_WORDS = frozenset({"with", "w", "w/"})
+
+
+def with_linked(words: list[str], expansions: list[Expansion]) -> Callable[[str], bool]:
+    """Whether a table phrase names what follows a "with" in the query, though the query names what comes
+    before it: "echo with contrast" is the echocardiogram that has contrast, not the phrase "echo contrast"
+    (the contrast agent); "commode chair with drop arms" still is the phrase "drop arm commode" (its head,
+    commode, comes before "with"); a phrase scattered across "for" ("machine for sleep apnea") still counts."""
+    replaced = {e.source: e.target for e in expansions if e.kind in ("shorthand", "spelling")}
+    first: dict[str, float] = {}
+    links: list[float] = []
+    for i, word in enumerate(words):
+        # the word at its place, and what its shorthand stands for just after it ("w/con": with, contrast)
+        read = [(float(i), word)] + [(i + (j + 1) / 100, t) for j, t in enumerate(replaced.get(word, "").split())]
+        for position, token in read:
+            if token in WITH_WORDS:
+                links.append(position)
+            for stem in analyze(token):
+                first.setdefault(stem, position)
+
+    def linked(term: str) -> bool:
+        """The phrase's head (its last word) after a "with" and another of its words before it."""
+        stems = analyze(term)
+        places = [first[stem] for stem in stems if stem in first]
+        if not stems or stems[-1] not in first or len(places) < 2:
+            return False
+        head = first[stems[-1]]
+        return any(min(places) < link < head for link in links)
+
+    return linked
+
+
 def skeleton(word: str) -> str:
     """A word's first letter and its later consonants, doubled letters once: "mahurkar" -> "mhrkr"."""
     letters = word[0] + "".join(c for c in word[1:] if c not in VOWELS)
@@ -321,10 +353,11 @@ class QueryRewriter:
         ordered = dict.fromkeys(analyze(" ".join([*words, *expanded])))
         present = set(ordered)
         seen = {e.source for e in expansions}
+        linked = with_linked(words, expansions)
         added: list[str] = []
         for stem in ordered:
             for stems, term in self._scattered.get(stem, ()):
-                if term in seen or not stems <= present:
+                if term in seen or not stems <= present or linked(term):
                     continue
                 seen.add(term)
                 for target, kind in self._knowledge.phrases[term]:

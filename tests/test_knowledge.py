@@ -213,6 +213,26 @@ def test_a_drug_orders_pen_or_syringe_is_packaging_not_a_device_phrase():
     assert dict(device.keyword_terms)["deliveri"] > 0
 
 
+def test_a_phrase_whose_head_follows_with_is_not_what_the_query_names():
+    knowledge = Knowledge(
+        phrases={
+            "echo contrast": [("injectable contrast material for use in echocardiography", "lay")],
+            "drop arm commode": [("commode chair with detachable arms", "lay")],
+        },
+        shorthand={"w/con": ["with contrast"]},
+    )
+    vocabulary = {"echocardiography": 9, "contrast": 40, "commode": 6, "chair": 30, "arms": 8}
+    rewriter = QueryRewriter(knowledge, vocabulary)
+
+    def phrases(query: str) -> list[str]:
+        return [e.source for e in rewriter.rewrite(query).expansions if e.kind == "lay"]
+
+    assert phrases("transesophageal echo with contrast") == []  # the echocardiogram, not the contrast agent
+    assert phrases("ECHO TEE W/CON") == []  # "with" read from the shorthand
+    assert phrases("contrast for echo") == ["echo contrast"]
+    assert phrases("commode chair with drop arms") == ["drop arm commode"]  # its head, commode, comes first
+
+
 def test_the_vehicle_of_a_premixed_drug_order_weighs_like_packaging():
     from codefinder.search.rewrite import vehicle_positions
 
