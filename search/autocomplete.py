@@ -81,7 +81,9 @@ class PrefixIndex:
 
     def __init__(self, records: list[CodeRecord], sorted_codes: list[str], row_of_code: dict[str, int]) -> None:
         self._all = Vocabulary(
-            " ".join([descriptors(r), *r.synonyms, *r.knowledge_terms, *hyphen_joins(descriptors(r))]) for r in records
+            " ".join([text, *r.synonyms, *r.knowledge_terms, *hyphen_joins(text)])
+            for r in records
+            for text in (descriptors(r),)
         )
         self._described = Vocabulary(r.description for r in records)
         self._lengths = np.array([len(record.description) for record in records], dtype=np.int32)

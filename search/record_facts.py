@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from codefinder.indexer.attributes import Attribute
 from codefinder.indexer.roles import Role
-from codefinder.indexer.text import analyze
+from codefinder.indexer.text import analyze, descriptors
 from codefinder.search.loader import LoadedIndex
 from codefinder.search.rerank import (
     UNSTATED_QUALIFIERS,
@@ -42,7 +42,7 @@ class RecordFacts:
     def _terms(self, row: int) -> RecordTerms:
         """(stems of the descriptions, (synonym, its stems) for each synonym and knowledge term)."""
         record = self.index.records[row]
-        words = frozenset(analyze(f"{record.long_description or ''} {record.short_description or ''}"))
+        words = frozenset(analyze(descriptors(record)))
         synonyms = tuple(
             (synonym, frozenset(analyze(synonym))) for synonym in [*record.synonyms, *record.knowledge_terms]
         )

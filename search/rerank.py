@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from codefinder.indexer.attributes import Attribute, agreement, dose_multiple, is_dose_family
 from codefinder.indexer.records import CodeRecord
 from codefinder.indexer.roles import NOT_OTHERWISE, Role
-from codefinder.indexer.text import analyze
+from codefinder.indexer.text import analyze, descriptors
 
 NEAR_TOP_BAND = 0.7
 NUMBER_STEM = re.compile(r"[\d.,/]+")
@@ -309,8 +309,9 @@ def concentration_route(text: str) -> frozenset[str]:
 
 
 def record_routes(record: CodeRecord) -> frozenset[str]:
-    text = " ".join(filter(None, [record.long_description, record.short_description])).lower()
-    return frozenset(RECORD_ROUTE_WORDS[w] for w in WORD.findall(text) if w in RECORD_ROUTE_WORDS)
+    return frozenset(
+        RECORD_ROUTE_WORDS[w] for w in WORD.findall(descriptors(record).lower()) if w in RECORD_ROUTE_WORDS
+    )
 
 
 def apply_route_agreement(

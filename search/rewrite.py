@@ -67,6 +67,7 @@ VEHICLE_TEXT = (
 )
 VEHICLE_WORDS = frozenset(VEHICLE_TEXT.split())
 VEHICLE_INTRODUCERS = frozenset({"in", "into"})
+NOT_A_VEHICLE_NAME = DRUG_PACKAGING | DRUG_UNITS | VOLUME_UNITS  # "in D5W 250 ML BAG": the volume and packing
 # A drug no HCPCS code names is billed with the "not otherwise classified" code for its kind; a name ending
 # in -mab/-cept (antibodies, fusion proteins: the USAN stems) is a biologic.
 UNCLASSIFIED = {
@@ -139,7 +140,7 @@ def vehicle_positions(words: list[str]) -> frozenset[int]:
         named = [w for w in before if not NUMBER.fullmatch(w) and w not in DRUG_UNITS and w not in VEHICLE_WORDS]
         if not named or not is_drug_order(before):
             return frozenset()
-        rest = [w for w in after if w not in DRUG_PACKAGING | DRUG_UNITS | VOLUME_UNITS and not NUMBER.fullmatch(w)]
+        rest = [w for w in after if w not in NOT_A_VEHICLE_NAME and not NUMBER.fullmatch(w)]
         if rest and all(w in VEHICLE_WORDS or w == "%" for w in rest) and any(w in VEHICLE_WORDS for w in rest):
             return frozenset(range(i, len(words)))
         return frozenset()
@@ -155,6 +156,8 @@ def with_linked(words: list[str], expansions: list[Expansion]) -> Callable[[str]
     (the contrast agent); "commode chair with drop arms" still is the phrase "drop arm commode" (its head,
     commode, comes before "with"); a phrase scattered across "for" ("machine for sleep apnea") still counts."""
     replaced = {e.source: e.target for e in expansions if e.kind in ("shorthand", "spelling")}
+    if not any(token in WITH_WORDS for word in words for token in [word, *replaced.get(word, "").split()]):
+        return lambda term: False  # most queries: no "with", no phrase to rule out
     first: dict[str, float] = {}
     links: list[float] = []
     for i, word in enumerate(words):
