@@ -114,6 +114,12 @@ def test_columns_are_found_by_name_or_refused_in_one_line(run, tmp_path):
     assert missing.exit_code == 1 and "no column 'nope'" in missing.output
 
 
+def test_a_file_that_is_not_there_is_a_usage_error_naming_it(run, tmp_path):
+    result = run("verify", str(tmp_path / "missing.csv"))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "missing.csv" in result.output and "does not exist" in result.output
+
+
 def test_malformed_rows_are_reported_with_their_line_and_skipped_unless_strict(run, tmp_path):
     source = tmp_path / "bad.csv"
     source.write_text(

@@ -39,7 +39,7 @@ def default_parts(source: Path) -> Path:
 
 @click.command(name="verify")
 @common_options
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(exists=True, path_type=Path))
 @click.option("--report", "-o", "report", type=click.Path(path_type=Path), default=None,
               help="Report CSV to write (default: FILE.report.csv beside FILE).")
 @click.option("--html", "html", is_flag=False, flag_value="", default=None, metavar="[PATH]",
