@@ -122,6 +122,8 @@ class Settings(BaseSettings):
     route_bonus: float = 0.3
     # ... and a near-top code stating only another route ("methadone 10 mg tabs": the injection) this much less.
     route_penalty: float = 0.2
+    # ... and a near-top drug code naming none of the drugs the query names (``search.drug_names``)
+    other_drug_penalty: float = 0.2
     negation_penalty: float = 0.2
     qualifier_penalty: float = 0.2
     modifier_weight: float = 0.5

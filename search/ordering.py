@@ -11,6 +11,7 @@ import numpy as np
 from codefinder.indexer.attributes import MODE_FAMILIES, query_attributes
 from codefinder.indexer.settings import Settings
 from codefinder.search.code_sets import is_private_payer_code, is_quality_reporting, rows_where
+from codefinder.search.drug_names import DrugNames, apply_other_drug
 from codefinder.search.filters import RecordColumns
 from codefinder.search.loader import LoadedIndex
 from codefinder.search.record_facts import RecordFacts
@@ -49,6 +50,7 @@ class Reranker:
         self.modifier_rows = rows_where(index.records, lambda record: record.kind == "modifier")
         self.reporting_rows = rows_where(index.records, is_quality_reporting)
         self.private_payer_rows = rows_where(index.records, is_private_payer_code)
+        self.drug_names = DrugNames.from_index(index, facts.attributes) if self.knowledge_on else None
 
     def __call__(self, fused: dict[int, float], rewritten: RewrittenQuery, setting: str = "any") -> dict[int, float]:
         settings = self.settings
@@ -64,6 +66,12 @@ class Reranker:
             routes = query_routes(rewritten.text, rewritten.semantic_text) or concentration_route(rewritten.text)
             fused = apply_route_agreement(fused, routes, facts.routes, settings.route_bonus)
             fused = apply_route_conflict(fused, routes, facts.routes, settings.route_penalty)
+            if self.drug_names is not None:
+                # packaging and a premix's vehicle weigh like numbers: they name no drug of the order
+                named = self.drug_names.named_in(
+                    stem for stem, weight in rewritten.keyword_terms if weight > settings.number_weight
+                )
+                fused = apply_other_drug(fused, named, self.drug_names, facts.stems, settings.other_drug_penalty)
             if settings.qualifier_penalty > 0:
                 stated = stated_qualifiers(frozenset(stem for stem, _ in rewritten.keyword_terms))
                 fused = apply_qualifier_agreement(fused, stated, facts.qualifiers, settings.qualifier_penalty)

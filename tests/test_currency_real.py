@@ -126,6 +126,16 @@ def test_s_codes_follow_the_national_code_unless_a_hospital_bills(real_engine):
     assert first("methadone 10mg tabs") == "S0109"  # oral methadone, not "Injection, methadone"
 
 
+def test_a_drug_named_leads_over_another_drug_of_like_score(real_engine):
+    from codefinder.search.drug_names import DrugNames
+
+    names = DrugNames.from_index(real_engine.index, real_engine.facts.attributes)
+    assert {"filgrastim", "epinephrin", "vancomycin"} <= names.name_stems  # a few drug codes name each
+    assert not {"inject", "sodium", "dextros", "biosimilar"} & names.name_stems  # wording, or not only drugs
+    hits = real_engine.search("FILGRASTIM 300MCG/0.5ML SOSY", SearchOptions(limit=3, setting="hospital")).hits
+    assert all("filgrastim" in (hit.long_description or "").lower() for hit in hits)  # not calcitriol's "mcg"
+
+
 def test_quality_reporting_codes_follow_the_service(real_engine):
     def first(query: str) -> str:
         return real_engine.search(query, SearchOptions(limit=3)).hits[0].code

@@ -254,6 +254,36 @@ def test_a_code_stating_only_another_route_gives_way():
     assert apply_route_conflict(fused, frozenset(), routes.__getitem__, 0.2) == fused
 
 
+def test_a_code_of_another_drug_gives_way_to_the_drug_named():
+    from codefinder.search.drug_names import DrugNames, apply_other_drug
+
+    names = DrugNames(
+        drug_rows=frozenset({0, 1, 2, 3}),
+        name_stems=frozenset({"filgrastim", "lispro"}),
+        drug_stems=frozenset({"filgrastim", "lispro", "insulin", "calcitriol"}),
+    )
+    stems = {
+        0: frozenset({"calcitriol", "mcg"}),
+        1: frozenset({"filgrastim"}),
+        2: frozenset({"insulin"}),
+        3: frozenset({"calcitriol"}),
+        4: frozenset({"pump"}),
+    }
+    fused = {0: 0.10, 1: 0.09, 4: 0.095, 3: 0.01}
+    named = names.named_in(["filgrastim", "300", "mcg"])
+    assert named == (frozenset({"filgrastim"}), frozenset({"filgrastim"}))
+    moved = apply_other_drug(fused, named, names, stems.__getitem__, 0.2)
+    assert moved[0] == pytest.approx(0.08) and moved[1] == fused[1]
+    assert moved[4] == fused[4]  # not a drug code: left alone
+    assert moved[3] == fused[3]  # far from the top: left alone
+    # "insulin lispro": the code of every insulin shares "insulin", so it is the same drug
+    lispro = names.named_in(["insulin", "lispro"])
+    assert apply_other_drug({2: 0.10, 1: 0.09}, lispro, names, stems.__getitem__, 0.2) == {2: 0.10, 1: 0.09}
+    # no near-top code names the query's drug: nothing says the others are another drug
+    assert apply_other_drug({0: 0.10, 2: 0.09}, named, names, stems.__getitem__, 0.2) == {0: 0.10, 2: 0.09}
+    assert apply_other_drug(fused, names.named_in(["walker"]), names, stems.__getitem__, 0.2) == fused
+
+
 def test_shared_rows_of_two_postings_agree_with_numpy():
     import numpy as np
 

@@ -1,0 +1,99 @@
+"""Which drug a query names, read off the drug codes' own descriptors, so a near-top code of another drug
+gives way to the drug asked for.
+
+A drug code is one whose descriptor states a dose ("Injection, filgrastim (g-csf), excludes biosimilars,
+1 microgram"). A drug's name is a word few drug codes share and that names drugs more often than anything
+else: "filgrastim" (9 drug codes), "epinephrine"; not "injection", "sodium" or "immune globulin" (dozens),
+nor "dextrose" (fluids and supplies more often than doses). When a query names such a drug and a near-top
+code names it too, a near-top drug code naming none of the query's drugs is another product
+("FILGRASTIM 300MCG/0.5ML" is not "Injection, calcitriol, 0.1 mcg", which only shares its "mcg"). The
+names come from CMS's text and the knowledge rows indexed with each code (brand names), never a list
+written here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from codefinder.indexer.attributes import Attribute, Quantity
+from codefinder.search.loader import LoadedIndex
+from codefinder.search.rerank import NEAR_TOP_BAND, penalize_near_top
+
+DOSE_FAMILY_PREFIX = "dose:"
+# a word more drug codes share than this is wording ("injection", "biosimilar"), not a drug's name
+MAX_NAME_CODES = 15
+MIN_NAME_LENGTH = 4
+DESCRIPTOR_FIELDS = ("long", "short")  # what CMS wrote; the knowledge field is this project's
+
+
+def states_a_dose(attributes: Iterable[Attribute]) -> bool:
+    return any(isinstance(a, Quantity) and a.family.startswith(DOSE_FAMILY_PREFIX) for a in attributes)
+
+
+@dataclass(frozen=True)
+class DrugNames:
+    """The drug codes of an index and the stems that name a drug."""
+
+    drug_rows: frozenset[int]
+    name_stems: frozenset[str]
+    # the looser set a code may share with the query to count as the same drug: a drug's name, or a class
+    # few drug codes share whatever else shares it ("insulin" for "insulin lispro": J1815 is every insulin)
+    drug_stems: frozenset[str]
+
+    @classmethod
+    def from_index(cls, index: LoadedIndex, attributes_of: Callable[[int], Iterable[Attribute]]) -> DrugNames:
+        """Read off the descriptors' postings (long and short fields): the stems the keyword index holds."""
+        cached = index.derived.get("drug_names")
+        if cached is not None:
+            return cached
+        records = index.records
+        is_code = np.array([record.kind == "code" for record in records], dtype=bool)
+        is_drug = np.array([states_a_dose(attributes_of(row)) for row in range(len(records))], dtype=bool) & is_code
+        documents: dict[str, list[np.ndarray]] = {}
+        for name in DESCRIPTOR_FIELDS:
+            for stem, (ids, _) in index.keyword_postings[name][0].items():
+                documents.setdefault(stem, []).append(ids)
+        names, words = set(), set()
+        for stem, parts in documents.items():
+            if not stem.isalpha() or len(stem) < MIN_NAME_LENGTH:
+                continue
+            ids = np.unique(np.concatenate(parts)) if len(parts) > 1 else parts[0]
+            in_drugs = int(np.count_nonzero(is_drug[ids]))
+            elsewhere = int(np.count_nonzero(is_code[ids])) - in_drugs
+            if 0 < in_drugs <= MAX_NAME_CODES:
+                words.add(stem)
+                if elsewhere <= in_drugs:
+                    names.add(stem)
+        found = cls(frozenset(np.flatnonzero(is_drug).tolist()), frozenset(names), frozenset(words))
+        index.derived["drug_names"] = found
+        return found
+
+    def named_in(self, query_stems: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
+        """(the drug names among the query's stems, every drug word among them)."""
+        stems = frozenset(query_stems)
+        return stems & self.name_stems, stems & self.drug_stems
+
+
+def apply_other_drug(
+    fused: dict[int, float],
+    named: tuple[frozenset[str], frozenset[str]],
+    drug_names: DrugNames,
+    stems_of: Callable[[int], frozenset[str]],
+    penalty: float,
+) -> dict[int, float]:
+    """A near-top drug code sharing no drug word with the query scores ``penalty`` less, once the query names
+    a drug and a near-top code names it too (the name is a drug the index knows, not a look-alike word)."""
+    names, words = named
+    if not names or penalty <= 0 or not fused:
+        return fused
+    if not any(row in drug_names.drug_rows and names & stems_of(row) for row in near_top(fused)):
+        return fused
+    return penalize_near_top(fused, lambda row: row in drug_names.drug_rows and not words & stems_of(row), penalty)
+
+
+def near_top(fused: dict[int, float]) -> list[int]:
+    floor = max(fused.values()) * NEAR_TOP_BAND
+    return [row for row, score in fused.items() if score >= floor]
