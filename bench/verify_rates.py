@@ -58,6 +58,7 @@ GRID: dict[str, list[Any]] = {
     "low_confidence_below": [1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2],
     "outranked_at_least": [None, 0.5, 0.7, 0.9],
     "outranked_ratio_at_least": [10.0, 20.0, 50.0, 100.0, 200.0, 500.0],
+    "not_retrieved_top_at_least": [None, 0.5, 0.7, 0.9],
 }
 # Guards held fixed (they cost right codes almost nothing on the dev data and protect data unlike it: long
 # notes that share a word with any descriptor); measured like every rule.
@@ -169,12 +170,16 @@ def margin(per_source: dict[str, dict[str, float]]) -> float:
 
 def candidate_policies() -> list[VerifyPolicy]:
     policies = []
-    for low, best, ratio in product(*GRID.values()):
+    for low, best, ratio, unretrieved in product(*GRID.values()):
         if best is None and ratio != GRID["outranked_ratio_at_least"][0]:
             continue  # the ratio means nothing with the rule off
         policies.append(
             VerifyPolicy(
-                low_confidence_below=low, outranked_at_least=best, outranked_ratio_at_least=ratio, **FIXED
+                low_confidence_below=low,
+                outranked_at_least=best,
+                outranked_ratio_at_least=ratio,
+                not_retrieved_top_at_least=unretrieved,
+                **FIXED,
             )
         )
     return policies
@@ -258,6 +263,12 @@ def report(
         if policy.outranked_at_least is not None
         else "off"
     )
+    unretrieved = (
+        f"not among the description's candidates, and its best hit at ≥ {policy.not_retrieved_top_at_least:g} "
+        "confidence"
+        if policy.not_retrieved_top_at_least is not None
+        else "off"
+    )
     lines = [
         f"Measured {policy.chosen_on} by `python -m bench.verify_rates` ({seconds:.0f} s) for the calibration with "
         f"sha256 `{policy.calibration_sha256[:12]}…`.",
@@ -266,6 +277,7 @@ def report(
         "",
         f"- `low_confidence`: confidence below **{policy.low_confidence_below:g}**",
         f"- `clearly_outranked`: {outranked}",
+        f"- `not_retrieved`: {unretrieved}",
         f"- `off_topic`: confidence below {policy.off_topic_below:g} and the code's section none of the best "
         f"{policy.off_topic_top} hits' sections",
         f"- `dose_sibling`: {'on' if policy.dose_sibling else 'off'}",

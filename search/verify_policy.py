@@ -42,6 +42,8 @@ class VerifyPolicy:
     dose_sibling: bool
     # attribute_conflict: the code states an attribute otherwise than the description and near-top codes do
     attribute_conflict: bool = False
+    # not_retrieved: the description does not retrieve the code at all, and its best hit has this confidence
+    not_retrieved_top_at_least: float | None = None
     calibration_sha256: str = ""
     chosen_on: str = ""
     how: str = ""

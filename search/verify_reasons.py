@@ -3,6 +3,8 @@
 - dose_sibling: "dose 50 ml vs code unit 250 ml; P9043 is 50 ml";
 - clearly_outranked: "E0601 is “Continuous positive airway pressure (cpap) device”; the description says
   “bipap” (bi-level …), as E0470–E0472 do";
+- not_retrieved: "J2508 (“Injection, pegunigalsidase alfa-iwxj, 1 mg”) is not among the codes the
+  description finds; the best is J2550 (“Injection, promethazine hcl, up to 50 mg”, confidence 0.84)";
 - off_topic: "J9271 is drugs administered other than oral method; the description reads as durable medical
   equipment (E0130, E0141)";
 - low_confidence: "E0130 barely matches the description (confidence 0.0001, below 0.0005)".
@@ -42,6 +44,8 @@ def reason_for(rule: str, engine: SearchEngine, run: QueryRun, record: CodeRecor
         )
     if rule == "clearly_outranked":
         return _outranked(engine, run, record, evidence)
+    if rule == "not_retrieved":
+        return _not_retrieved(record, evidence)
     if rule == "off_topic":
         return _off_topic(engine, record, evidence)
     return _low_confidence(engine, record, evidence)
@@ -63,6 +67,14 @@ def _outranked(engine: SearchEngine, run: QueryRun, record: CodeRecord, evidence
     return (
         f"{record.code} (“{_what(record)}”, confidence {confidence_text(evidence.confidence)}) "
         f"is far less likely than {likelier}"
+    )
+
+
+def _not_retrieved(record: CodeRecord, evidence: Evidence) -> str:
+    best = evidence.likelier[0]
+    return (
+        f"{record.code} (“{_what(record)}”) is not among the codes the description finds; the best is "
+        f"{best.code} (confidence {best.confidence:.2f})"
     )
 
 

@@ -5,6 +5,8 @@ together on the same evidence.
 - ``low_confidence``: the code's calibrated confidence for the description is below the policy's threshold;
 - ``clearly_outranked``: the codes likelier than the assigned one are together likely right, and many times
   likelier ("bipap machine": the three bi-level codes, 0.95 together, against E0601, CPAP, at 0.003);
+- ``not_retrieved``: neither retriever finds the code among its candidates for the description, while the
+  best hit is confident ("phenergan" on J2508, pegunigalsidase: same first three characters, another drug);
 - ``off_topic``: a low-confidence code from a section none of the best hits belong to (a drug code on a
   walker) — a guard that holds where descriptions are long and share a word with anything;
 - ``dose_sibling``: the description states a dose that a sibling of the code is billed per exactly, while
@@ -81,6 +83,16 @@ def clearly_outranked(evidence: Evidence, policy: VerifyPolicy) -> bool:
     return together >= policy.outranked_at_least and together >= policy.outranked_ratio_at_least * evidence.confidence
 
 
+def not_retrieved(evidence: Evidence, policy: VerifyPolicy) -> bool:
+    """Not among the candidates the description retrieves (``rank`` is None) while a likelier code is
+    confident: the words and the meaning both lead elsewhere. A code the description names is retrieved."""
+    threshold = policy.not_retrieved_top_at_least
+    if threshold is None or evidence.rank is not None:
+        return False
+    likelier = evidence.likelier
+    return bool(likelier) and likelier[0].confidence >= threshold
+
+
 def off_topic(evidence: Evidence, policy: VerifyPolicy) -> bool:
     if policy.off_topic_below is None or evidence.confidence >= policy.off_topic_below:
         return False
@@ -100,6 +112,7 @@ RULES: dict[str, Callable[[Evidence, VerifyPolicy], bool]] = {
     "dose_sibling": dose_sibling,
     "attribute_conflict": attribute_conflict,
     "clearly_outranked": clearly_outranked,
+    "not_retrieved": not_retrieved,
     "off_topic": off_topic,
     "low_confidence": low_confidence,
 }

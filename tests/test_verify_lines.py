@@ -73,6 +73,19 @@ def test_clearly_outranked_says_which_words_the_better_codes_match(engine):
     assert "“wheels”" in result.reasons[0].message and "E0141" in result.reasons[0].message
 
 
+def test_not_retrieved_names_the_code_the_description_finds_instead(engine):
+    from codefinder.search.verify_reasons import reason_for
+    from codefinder.search.verify_rules import Candidate, Evidence
+
+    record = engine.lookup("J9271")
+    best = Candidate(engine.index.row_of_code["E0141"], "E0141", "E", 0.84)
+    evidence = Evidence(code="J9271", section="J", rank=None, confidence=0.0002, top=(best,))
+    message = reason_for("not_retrieved", engine, None, record, evidence)  # type: ignore[arg-type]
+    assert message.startswith("J9271 (“") and message.endswith(
+        "is not among the codes the description finds; the best is E0141 (confidence 0.84)"
+    )
+
+
 def test_dose_sibling_says_both_doses(engine):
     engine.verify_policy = dataclasses.replace(NOTHING_FIRES, dose_sibling=True)
     result = verify(engine, "madeupalbumin 5% 50 ml", "P9942")

@@ -161,6 +161,17 @@ def test_an_attribute_the_code_states_otherwise_is_a_conflict_when_near_top_code
     assert attribute_text(Quantity("weight", None, 300.0)) == "300 lb or less"
 
 
+def test_a_code_the_description_does_not_retrieve_is_suspect_when_the_best_hit_is_confident():
+    policy = replace(POLICY, low_confidence_below=0.0, outranked_at_least=None, not_retrieved_top_at_least=0.7)
+    unretrieved = evidence(0.0002, [("J2550", 0.84), ("Q0169", 0.008)], "J2508")
+    assert fired_rules(unretrieved, policy) == ["not_retrieved"]
+    assert fired_rules(replace(unretrieved, rank=12), policy) == []  # retrieved: the other rules judge it
+    assert fired_rules(evidence(0.0002, [("J2550", 0.5)], "J2508"), policy) == []  # the best is not sure
+    assert fired_rules(unretrieved, replace(policy, not_retrieved_top_at_least=None)) == []  # off
+    # outranked only by its own successor (an outdated code): not "not retrieved"
+    assert fired_rules(replace(unretrieved, successors=frozenset({"J2550"})), policy) == []
+
+
 def test_rules_switched_off_by_the_policy_do_not_fire():
     off = VerifyPolicy(0.0, None, 100.0, None, 5, False)
     bipap = evidence(0.0032, [("E0472", 0.68), ("E0470", 0.15), ("E0471", 0.12)])
