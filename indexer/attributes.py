@@ -226,6 +226,8 @@ class QuantityFamily:
             "span": rf"(?<![a-z\d.])(?P<span_n1>{NUMBER})(?:\s*{unit('span_u1')})?\s*(?:-|–|to|through|thru)\s*"
             rf"(?P<span_n2>{NUMBER})\s*{unit('span_u')}{end}",
             "suffix": rf"(?<![a-z\d.])(?P<suffix_n1>{NUMBER})\s*{unit('suffix_u')}{end}\s*(?P<suffix_op>{suffix})",
+            # "four or more leads", "3 or more ports": the comparison between the number and its unit
+            "inner": rf"(?<![a-z\d.])(?P<inner_n1>{NUMBER})\s+(?P<inner_op>{suffix})\s+{unit('inner_u')}{end}",
             "prefix": rf"(?<![a-z])(?P<prefix_op>{lower}|{upper})\s*(?P<prefix_n1>{NUMBER})\s*{unit('prefix_u')}{end}",
             "point": rf"(?<![a-z\d.])(?P<point_n1>{NUMBER})\s*{unit('point_u')}{end}",
         }
@@ -261,7 +263,7 @@ def parse_quantities(family: QuantityFamily, text: str) -> tuple[list[Quantity],
             if low > high:
                 continue
             quantity = Quantity(family.name, low, high)
-        elif shape == "suffix":
+        elif shape in ("suffix", "inner"):
             value = _convert(family, groups["n1"], unit, unit)
             side, is_open = SUFFIX_OPS[groups["op"]]
             quantity = (
@@ -368,6 +370,10 @@ WIDTH = QuantityFamily(
 )
 DURATION = QuantityFamily("duration", r"minutes?|mins?|hours?|hrs?", _minutes)
 VOLUME = QuantityFamily("volume", r"ml|cc|milliliters?|millilitres?|liters?|litres?|l(?![a-z])", _millilitres)
+# Counts that tell sibling devices apart: a TENS "two lead" or "four or more leads", an ECG's 12 leads; an
+# interferential stimulator's 2 or 4 channels, a home sleep test's "minimum of 7 channels".
+LEADS = QuantityFamily("leads", r"leads?", _same)
+CHANNELS = QuantityFamily("channels", r"channels?", _same)
 
 
 def _milligrams(value: float, unit: str) -> float:
@@ -451,7 +457,18 @@ def parse_age(text: str) -> tuple[list[Quantity], str]:
 
 # Families whose conflicts count against a sibling, in the order they read a text (dimensions first: "4 x 4
 # inches" is an area, not a width). Doses and grades only ever agree (see ``DOSE_FAMILIES``).
-QUANTITY_FAMILIES: tuple[QuantityFamily, ...] = (AREA, WEIGHT, PRESSURE, PROTEIN, CALORIES, PERCENT, DURATION, VOLUME)
+QUANTITY_FAMILIES: tuple[QuantityFamily, ...] = (
+    AREA,
+    WEIGHT,
+    PRESSURE,
+    PROTEIN,
+    CALORIES,
+    PERCENT,
+    DURATION,
+    VOLUME,
+    LEADS,
+    CHANNELS,
+)
 # Read from descriptors only, after the others: a query's single strength is ``parse_doses``'s.
 DESCRIPTOR_FAMILIES: tuple[QuantityFamily, ...] = (DOSE_MASS,)
 
@@ -529,6 +546,8 @@ BASE_UNITS = {
     "width": "in",
     "duration": "min",
     "volume": "ml",
+    "leads": "leads",
+    "channels": "channels",
 }
 
 

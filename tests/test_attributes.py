@@ -92,6 +92,16 @@ def test_pressure_ranges_and_floors():
     assert quantities(PRESSURE, "madeup stocking, 40 mmhg or greater") == [Quantity("pressure", 40.0, None)]
 
 
+def test_lead_and_channel_counts_with_the_comparison_inside():
+    assert parse_attributes("madeup stimulator, two lead, localized", UNITS) == (Quantity.point("leads", 2.0),)
+    assert parse_attributes("madeup stimulator, four or more leads", UNITS) == (Quantity("leads", 4.0, None),)
+    assert parse_attributes("madeup stimulator 4 leads", UNITS) == (Quantity.point("leads", 4.0),)
+    assert parse_attributes("madeup sleep test, minimum of 7 channels", UNITS) == (Quantity("channels", 7.0, None),)
+    # the same shape in every family: "300 or more pounds"
+    assert parse_attributes("madeup chair, 300 or more pounds", UNITS) == (Quantity("weight", 300.0, None),)
+    assert Quantity("leads", 4.0, None).holds(Quantity.point("leads", 4.0))
+
+
 def test_protein_grams_and_percent():
     attributes = parse_attributes("madeup solution, 10 to 51 grams of protein - premix", UNITS)
     assert Quantity("protein", 10.0, 51.0) in attributes
