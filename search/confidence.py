@@ -127,12 +127,13 @@ class ConfidenceScorer:
     def __call__(self, run: QueryRun, row: int, match: str) -> float | None:
         """The probability that ``row`` is a right code for the run's query; None for a code (or code prefix)
         the query names — it is the code asked for, not a guess — and when confidences are off. When the
-        query names a CPT service at a body site and no CPT is loaded, a hit naming only other sites is capped
-        at half the no-match threshold (search/cpt_answer.py)."""
+        query names a CPT service and no CPT is loaded, a hit that cannot be that service (one naming only
+        other body sites, a quality-reporting code) is capped at half the no-match threshold
+        (search/cpt_answer.py)."""
         if match == "code" or self.calibration is None:
             return None
         probability = float(self.calibration.probability(self.features(run, row)[None, :])[0])
-        if run.cpt_note is not None and run.cpt_note.wrong_site(self.index.records[row], self.index.knowledge):
+        if run.cpt_note is not None and run.cpt_note.not_the_service(self.index.records[row], self.index.knowledge):
             probability = min(probability, self.calibration.no_match_threshold / 2)
         return probability
 

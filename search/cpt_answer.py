@@ -8,7 +8,9 @@
   body site of the service, a hit that names only other sites (a breast MRI C code for a brain MRI) has its
   confidence capped below the no-match threshold, so the response says ``no_good_match`` instead of
   offering it with confidence. A hit for the same site or naming none (G0121 for "screening colonoscopy",
-  G0390 for a trauma team's critical care) is a real Level II answer and keeps its confidence.
+  G0390 for a trauma team's critical care) is a real Level II answer and keeps its confidence. So is a
+  quality-reporting code capped ("tdap vaccine": M1171 reports that a Td vaccine was given; the vaccine and
+  its administration are CPT).
 
 Requiring a hit to cover every word of the query was measured and rejected: chargemaster lines carry
 sizes, brands and levels ("MRKR BIOPSY SITE SHP3 15GA", "TRAUMA ACT FULL LVL 4") that no descriptor
@@ -23,6 +25,7 @@ from typing import Any
 
 from codefinder.indexer.knowledge import Knowledge
 from codefinder.indexer.records import CodeRecord
+from codefinder.search.code_sets import is_quality_reporting
 from codefinder.search.cpt_intent import NOT_LOADED, body_regions_in, cpt_code_level, cpt_services_in
 
 CODE = "code"
@@ -42,6 +45,14 @@ class CptNote:
 
     def to_dict(self) -> dict[str, Any]:
         return {"reason": self.reason, "message": self.message, "level": self.level, "services": list(self.services)}
+
+    def not_the_service(self, record: CodeRecord, knowledge: Knowledge | None) -> bool:
+        """A hit that cannot be the CPT service the query names: one for another body site, or a
+        quality-reporting code ("Patient received at least one Td vaccine …" for "tdap vaccine"), which
+        reports a measure of the service and bills nothing."""
+        if self.reason != SERVICE:
+            return False
+        return is_quality_reporting(record) or self.wrong_site(record, knowledge)
 
     def wrong_site(self, record: CodeRecord, knowledge: Knowledge | None) -> bool:
         """The query names a body site and the record names only other ones."""

@@ -28,6 +28,26 @@ def test_service_phrases_longest_first_with_plurals_and_offsets():
     assert text[found[1].start : found[1].end] == "office visits"
 
 
+def test_vaccine_products_and_their_administration_are_cpt():
+    found = cpt_services_in("tdap vaccine and a shingles shot, then vaccine administration", KNOWLEDGE)
+    assert [s.service for s in found] == [
+        "vaccine or toxoid product",
+        "vaccine or toxoid product",
+        "immunization administration",
+    ]
+
+
+def test_a_quality_reporting_code_is_not_the_service_the_query_names():
+    from codefinder.indexer.records import CodeRecord
+    from codefinder.search.cpt_answer import cpt_note
+
+    note = cpt_note("tdap vaccine", KNOWLEDGE, frozenset())
+    assert note is not None and note.reason == "service"
+    measure = CodeRecord.new("M1999", long_description="Made-up measure: patient received the vaccine")
+    administration = CodeRecord.new("G9999", long_description="Made-up administration of a vaccine")
+    assert note.not_the_service(measure, KNOWLEDGE) and not note.not_the_service(administration, KNOWLEDGE)
+
+
 def test_supplies_and_drugs_are_not_cpt_services():
     for text in ("cpap machine", "walker with wheels", "ceftriaxone 1 g iv", "knee brace", "test strips"):
         assert cpt_services_in(text, KNOWLEDGE) == [], text
@@ -54,5 +74,6 @@ def test_a_hit_for_another_body_site_is_the_wrong_site():
     head = CodeRecord.new("C9999", long_description="Made-up imaging of the head")
     assert note.wrong_site(breast, KNOWLEDGE) and not note.wrong_site(plain, KNOWLEDGE)
     assert not note.wrong_site(head, KNOWLEDGE)
+    assert note.not_the_service(breast, KNOWLEDGE) and not note.not_the_service(plain, KNOWLEDGE)
     assert cpt_note("mri brain", KNOWLEDGE, frozenset({"cpt-1"})) is None  # CPT loaded: no note
     assert cpt_note("99213", KNOWLEDGE, frozenset({"cpt-2"})).reason == "code"
