@@ -123,6 +123,28 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+# The benefit category an order or a chargemaster names before its item ("DME order: rolling walker",
+# "DME - HOSPITAL BED"): it says which kind of code, never which item, so beside another word it weighs like
+# packaging; otherwise "Customized durable medical equipment, other than wheelchair" outranks the walker.
+CATEGORY_WORDS = frozenset({"dme", "dmepos"})
+# words that say what kind of entry, not what item: "DME miscellaneous" is E1399, "DME rental" any DME
+NOT_ITEM_TEXT = (
+    "miscellaneous misc noc nos not otherwise elsewhere classified specified unspecified unlisted other item "
+    "items order orders supply supplies equipment rental purchase repair accessory accessories service services"
+)
+NOT_ITEM_WORDS = frozenset(NOT_ITEM_TEXT.split())
+MIN_ITEM_WORD = 3
+
+
+def category_words(words: list[str], noise: frozenset[str] | set[str]) -> set[str]:
+    """The category words of ``words`` when another word could name the item; none when they stand alone."""
+    named = {w for w in words if w in CATEGORY_WORDS}
+    item_words = (w for w in words if w.isalpha() and len(w) >= MIN_ITEM_WORD and w not in noise)
+    if named and any(w not in CATEGORY_WORDS and w not in NOT_ITEM_WORDS for w in item_words):
+        return named
+    return set()
+
+
 def is_drug_order(tokens: list[str]) -> bool:
     """The words state a drug strength: a number followed by a drug unit ("250 mg", "100 units")."""
     return any(token in DRUG_UNITS and i > 0 and NUMBER.fullmatch(tokens[i - 1]) for i, token in enumerate(tokens))
@@ -261,6 +283,7 @@ class QueryRewriter:
         packaging = {w for w in words if w in DRUG_PACKAGING} if drug_order else set()
         strength_units = strength_unit_words(words) if drug_order else set()
         vehicle = vehicle_positions(words) if drug_order else frozenset()
+        category = category_words(words, self._knowledge.noise)
         semantic: list[str] = []
         position = 0
         while position < len(words):
@@ -268,6 +291,9 @@ class QueryRewriter:
                 position += 1
                 continue
             used, found = self._phrase_at(words, position)
+            if used == 1 and words[position] in category:
+                position += 1
+                continue
             if used == 1:  # one word the tables give several meanings: the one its neighbours go with
                 merged = {(e.target, e.kind): e for e in found + self._single(words[position])}
                 found = self._meaning_in_context(list(merged.values()), words)
@@ -281,14 +307,14 @@ class QueryRewriter:
                 continue
             word = words[position]
             position += 1
-            if word in packaging:
+            if word in packaging or word in category:
                 continue
             single = self._meaning_in_context(self._single(word), words)
             expansions.extend(single)
             replaced = [e.target for e in single if e.kind in ("shorthand", "spelling")]
             semantic.append(" ".join(dict.fromkeys(" ".join(replaced).split())) if replaced else word)
         said = set(" ".join(semantic).split())
-        content = [w for i, w in enumerate(words) if i not in vehicle and w not in packaging]
+        content = [w for i, w in enumerate(words) if i not in vehicle and w not in packaging and w not in category]
         for extra in self._scattered_phrases(content, expansions) + self._compounds(content, expansions):
             new = [w for w in extra.split() if w not in said]  # a scattered phrase's words are mostly said
             said.update(new)
@@ -297,7 +323,12 @@ class QueryRewriter:
         terms: dict[str, float] = {}
         for i, word in enumerate(words):
             light = (
-                NUMBER.fullmatch(word) or word in packaging or word in strength_units or len(word) == 1 or i in vehicle
+                NUMBER.fullmatch(word)
+                or word in packaging
+                or word in strength_units
+                or len(word) == 1
+                or i in vehicle
+                or word in category
             )
             weight = self._number_weight if light else 1.0
             for stem in analyze(word):
@@ -306,7 +337,7 @@ class QueryRewriter:
             if expansion.kind in CORRECTION_KINDS:
                 continue  # the corrected word is already among the words
             weight = 1.0 if expansion.kind == "compound" else self._expansion_weight
-            if expansion.source in strength_units:
+            if expansion.source in strength_units or expansion.source in category:
                 weight = min(weight, self._number_weight)
             for stem in analyze(expansion.target):
                 terms[stem] = max(terms.get(stem, 0.0), weight)

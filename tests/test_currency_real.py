@@ -126,6 +126,14 @@ def test_s_codes_follow_the_national_code_unless_a_hospital_bills(real_engine):
     assert first("methadone 10mg tabs") == "S0109"  # oral methadone, not "Injection, methadone"
 
 
+def test_an_order_naming_its_benefit_category_finds_the_item(real_engine):
+    def first(query: str) -> str:
+        return real_engine.search(query, SearchOptions(limit=3)).hits[0].code
+
+    assert first("DME order: rolling walker, dx gait instability") in {"E0141", "E0143"}  # was K0900
+    assert first("dme miscellaneous") == "E1399"
+
+
 def test_a_drug_named_leads_over_another_drug_of_like_score(real_engine):
     from codefinder.search.drug_names import DrugNames
 

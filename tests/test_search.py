@@ -254,6 +254,16 @@ def test_a_code_stating_only_another_route_gives_way():
     assert apply_route_conflict(fused, frozenset(), routes.__getitem__, 0.2) == fused
 
 
+def test_a_benefit_category_beside_an_item_weighs_like_packaging():
+    from codefinder.search.rewrite import category_words
+
+    assert category_words(["dme", "order", "rolling", "walker"], frozenset()) == {"dme"}
+    assert category_words(["dme"], frozenset()) == set()  # alone it is what is asked for
+    assert category_words(["dme", "miscellaneous"], frozenset()) == set()  # E1399
+    assert category_words(["miscellaneous", "dme", "item", "not", "elsewhere", "classified"], frozenset()) == set()
+    assert category_words(["dme", "hchg", "bed"], frozenset({"hchg"})) == {"dme"}
+
+
 def test_a_code_of_another_drug_gives_way_to_the_drug_named():
     from codefinder.search.drug_names import DrugNames, apply_other_drug
 
