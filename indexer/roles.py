@@ -70,6 +70,11 @@ DOSAGE_FORMS = frozenset(
 VARIANTS: dict[str, str] = {
     "institutional": "institutional institution facility",
     "pediatric": "pediatric pediatrics peds paediatric child children kid kids infant infants junior youth toddler",
+    # the sizes made for children ("Surgical boot, each, junior" / "child" / "infant", "Youth sized … brief")
+    "junior": "pediatric pediatrics peds paediatric child children kid kids junior youth",
+    "child": "pediatric pediatrics peds paediatric child children kid kids junior youth toddler",
+    "infant": "pediatric pediatrics peds paediatric infant infants baby babies newborn neonatal",
+    "youth": "pediatric pediatrics peds paediatric child children kid kids junior youth teen adolescent",
     "heavy duty": "heavy duty bariatric obese wide",
     "extra heavy duty": "extra heavy duty bariatric obese",
     "bariatric": "bariatric heavy duty obese wide",

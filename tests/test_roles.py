@@ -121,6 +121,22 @@ def test_a_newborn_a_one_payer_and_an_air_version_are_special_variants():
     assert [name for name, _ in found["A9904"].variants] == ["air services"]
 
 
+def test_sizes_made_for_children_are_special_variants():
+    made_up = [
+        CodeRecord.new("L9901", long_description="Made-up boot, each"),
+        CodeRecord.new("L9902", long_description="Made-up boot, each, junior"),
+        CodeRecord.new("L9903", long_description="Made-up boot, each, infant"),
+        CodeRecord.new("T9904", long_description="Youth sized made-up brief, each"),
+    ]
+    items = item_heads(made_up)
+    found = {r.code: record_role(r, items, False, generic_names(made_up), item_qualifiers(made_up)) for r in made_up}
+    assert found["L9901"].variants == ()
+    assert [name for name, _ in found["L9902"].variants] == ["junior"]
+    assert "child" in dict(found["L9902"].variants)["junior"]  # a query saying "child" states it
+    assert [name for name, _ in found["L9903"].variants] == ["infant"]
+    assert [name for name, _ in found["T9904"].variants] == ["youth"]
+
+
 def test_related_products_and_combinations_are_variants_of_the_plain_drug():
     found = roles()
     assert found["J9006"].variants == ()
