@@ -46,6 +46,7 @@ CORRECTION_KINDS = frozenset({"typo", "truncation", "contraction"})
 VOWELS = frozenset("aeiou")
 # Expansion kinds that say what a short form stands for; a word may have several (chosen by context).
 AMBIGUOUS_KINDS = frozenset({"abbreviation", "shorthand"})
+MIN_PLURAL = 4  # "sores", "pads"; "ms", "os" are abbreviations
 MIN_CONTRACTED = 3  # consonants: "jnt", "prb" are contractions, "st" is too short to tell
 # In a drug order ("ABATACEPT 250 MG SOLR 1 EACH VIAL") these words say how the drug is packed, not which
 # drug it is: they weigh like numbers and stay out of the embedded text, where "vial", "powder for
@@ -436,6 +437,8 @@ class QueryRewriter:
         (a truncation), else the nearest vocabulary word (a typo)."""
         if self._speller is None or token in self._known or token in self._lexicon or not token.isalpha():
             return None  # a word the index, the tables or the language know is meant as written
+        if self._plural_of_known(token):
+            return None  # "sores" is the plural of the tables' "sore", not a typo of "scores"
         expanded = self._expansion_of_contraction(token, context)
         if expanded:
             return Expansion(token, expanded, "contraction")
@@ -446,6 +449,18 @@ class QueryRewriter:
         if not candidates:
             return None
         return Expansion(token, self._choose(candidates, token, context).corrected, "typo")
+
+    def _plural_of_known(self, token: str) -> bool:
+        """A plural ("sores", "boxes", "batteries") whose singular the index or the language knows as a word
+        (a table's respelling, "filtre", is no singular: "filtres" still reads as filters)."""
+        if len(token) < MIN_PLURAL or not token.endswith("s") or token.endswith("ss"):
+            return False
+        singulars = [token[:-1]]
+        if token.endswith(("ses", "xes", "zes", "ches", "shes")):
+            singulars.append(token[:-2])  # "boxes", "patches"
+        if token.endswith("ies"):
+            singulars.append(token[:-3] + "y")
+        return any(word in self._vocabulary or word in self._lexicon for word in singulars)
 
     def _expansion_of_contraction(self, token: str, context: list[str]) -> str | None:
         """The word a chargemaster wrote without its vowels ("MHRKR" for mahurkar, "HMRL" for humeral): a

@@ -126,6 +126,14 @@ def test_s_codes_follow_the_national_code_unless_a_hospital_bills(real_engine):
     assert first("methadone 10mg tabs") == "S0109"  # oral methadone, not "Injection, methadone"
 
 
+def test_a_plural_of_a_known_word_is_not_a_typo(real_engine):
+    sores = real_engine.search("mattress that prevents bed sores", SearchOptions(limit=3))
+    assert sores.did_you_mean is None  # was "bed scores"
+    assert sores.hits[0].code in {"E0373", "E0184", "E0185", "E0186", "E0187", "E0196", "E0197", "E0198", "E0199"}
+    filters = real_engine.search("cpap filtres disposable", SearchOptions(limit=3))
+    assert filters.did_you_mean and "filters" in filters.did_you_mean and filters.hits[0].code == "A7038"
+
+
 def test_an_order_naming_its_benefit_category_finds_the_item(real_engine):
     def first(query: str) -> str:
         return real_engine.search(query, SearchOptions(limit=3)).hits[0].code
