@@ -126,6 +126,15 @@ def test_s_codes_follow_the_national_code_unless_a_hospital_bills(real_engine):
     assert first("methadone 10mg tabs") == "S0109"  # oral methadone, not "Injection, methadone"
 
 
+def test_patients_words_for_common_items(real_engine):
+    def first(query: str) -> str:
+        return real_engine.search(query, SearchOptions(limit=3)).hits[0].code
+
+    assert first("machine to help me breathe at night") == "E0601"
+    assert first("oxygen for when i walk around") in {"E1392", "E0431", "E0433", "E0443", "K0738"}
+    assert first("pads for bedwetting adults").startswith(("T45", "A4554"))
+
+
 def test_a_plural_of_a_known_word_is_not_a_typo(real_engine):
     sores = real_engine.search("mattress that prevents bed sores", SearchOptions(limit=3))
     assert sores.did_you_mean is None  # was "bed scores"
