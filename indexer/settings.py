@@ -127,6 +127,8 @@ class Settings(BaseSettings):
     negation_penalty: float = 0.2
     qualifier_penalty: float = 0.2
     modifier_weight: float = 0.5
+    # near-top codes of another section than the query names ("J code for zofran") score this much less
+    section_hint_penalty: float = 0.5
     # Attribute agreement (indexer/attributes.py): near-top siblings stating the query's size, capacity,
     # pressure, age, mode… score this much more; those stating another value this much less (per family).
     attribute_bonus: float = 0.15

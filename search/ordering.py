@@ -10,6 +10,7 @@ import numpy as np
 
 from codefinder.indexer.attributes import MODE_FAMILIES, query_attributes
 from codefinder.indexer.settings import Settings
+from codefinder.search.asked_kind import NOTHING_ASKED
 from codefinder.search.code_sets import is_private_payer_code, is_quality_reporting, rows_where
 from codefinder.search.drug_names import DrugNames, apply_other_drug
 from codefinder.search.filters import RecordColumns
@@ -28,6 +29,7 @@ from codefinder.search.rerank import (
     attribute_agreements,
     concentration_route,
     negation_facts,
+    penalize_near_top,
     query_routes,
     stated_qualifiers,
     weigh_rows,
@@ -48,6 +50,7 @@ class Reranker:
         self.wanted = lru_cache(maxsize=4096)(lambda words, expanded: query_attributes(words, expanded, units))
         # the kinds of code that give way to the others of like score (``search.code_sets``), found once
         self.modifier_rows = rows_where(index.records, lambda record: record.kind == "modifier")
+        self.code_rows = rows_where(index.records, lambda record: record.kind != "modifier")
         self.reporting_rows = rows_where(index.records, is_quality_reporting)
         self.private_payer_rows = rows_where(index.records, is_private_payer_code)
         self.drug_names = DrugNames.from_index(index, facts.attributes) if self.knowledge_on else None
@@ -97,6 +100,14 @@ class Reranker:
                 fused = weigh_rows(fused, self.private_payer_rows, settings.private_payer_weight)
         if setting == "hospital":
             fused = apply_hospital_devices(fused, self.index.records, settings.hospital_device_bonus)
+        asked = rewritten.asked if self.knowledge_on else NOTHING_ASKED
+        if asked.section is not None:  # "J code for zofran": the injection J2405 before the oral Q0162
+            records = self.index.records
+            fused = penalize_near_top(
+                fused, lambda row: records[row].section != asked.section, settings.section_hint_penalty
+            )
+        if asked.modifier:  # "rental modifier": the codes give way to the modifiers, not the reverse
+            return weigh_rows(fused, self.code_rows, settings.modifier_weight)
         return weigh_rows(fused, self.modifier_rows, settings.modifier_weight)
 
 

@@ -11,6 +11,36 @@ from codefinder.indexer.taxonomy import is_code
 
 CODE_PREFIX = re.compile(r"[A-Z]\d{1,4}|\d{3,5}|\d{4}[FTU]")
 CODE_TOKEN = re.compile(r"[A-Za-z]\d{4}|\d{4}[FTUftu]")
+MODIFIER_WORDS = frozenset({"MODIFIER", "MODIFIERS"})  # not "MOD": a chargemaster's moderate, modular
+TWO_LETTER_WORDS = frozenset(
+    [
+        "AM",
+        "AN",
+        "AS",
+        "AT",
+        "BE",
+        "BY",
+        "DO",
+        "GO",
+        "HE",
+        "IF",
+        "IN",
+        "IS",
+        "IT",
+        "ME",
+        "MY",
+        "NO",
+        "OF",
+        "OK",
+        "ON",
+        "OR",
+        "SO",
+        "TO",
+        "UP",
+        "US",
+        "WE",
+    ]
+)
 
 
 # Categories that never carry meaning in a query: controls, format (zero-width, bidi overrides),
@@ -46,8 +76,15 @@ def code_intent(query: str) -> CodeIntent:
     compact = query.strip().upper()
     prefix = compact if CODE_PREFIX.fullmatch(compact) else None
     exact = []
-    for word in re.split(r"[\s,;/|]+", compact):
-        if word and is_code(word) and (CODE_TOKEN.fullmatch(word) or word == compact or len(word) == 5):
+    words = [word for word in re.split(r"[\s,;/|-]+", compact) if word]
+    # beside "modifier", a two-character word is the modifier named ("KX modifier", "modifier RT"), unless it
+    # is an English word ("modifier for left side")
+    names_modifier = any(word in MODIFIER_WORDS for word in words)
+    for word in words:
+        if not is_code(word):
+            continue
+        modifier = names_modifier and len(word) == 2 and word not in TWO_LETTER_WORDS
+        if CODE_TOKEN.fullmatch(word) or word == compact or len(word) == 5 or modifier:
             exact.append(word)
     return CodeIntent(exact=tuple(dict.fromkeys(exact)), prefix=prefix)
 

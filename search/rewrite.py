@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from codefinder.indexer.knowledge import Knowledge
 from codefinder.indexer.taxonomy import is_code
 from codefinder.indexer.text import analyze
+from codefinder.search.asked_kind import NOTHING_ASKED, AskedKind, asked_kind
 from codefinder.search.rerank import QUERY_ROUTE_WORDS, query_routes
 from codefinder.search.spelling import Correction, SpellCorrector
 
@@ -99,6 +100,7 @@ class RewrittenQuery:
     expansions: list[Expansion] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     unclassified_code: str | None = None  # the NOC code of a drug no descriptor names (see ``unclassified``)
+    asked: AskedKind = NOTHING_ASKED  # the kind of code the query asks for ("j code", "modifier")
 
     @property
     def corrections(self) -> list[Expansion]:
@@ -275,6 +277,11 @@ class QueryRewriter:
         tokens = [t for t in tokens if t not in self._knowledge.noise]
         if tokens and CHARGE_NUMBER.fullmatch(tokens[0]) and len(tokens) > 1:
             dropped.append(tokens.pop(0))
+        # "J code for zofran", "rental modifier": the kind of code wanted, which names no item
+        asked = asked_kind(tokens)
+        if asked.spent:
+            dropped.extend(t for i, t in enumerate(tokens) if i in asked.spent)
+            tokens = [t for i, t in enumerate(tokens) if i not in asked.spent]
         # Typos are corrected first, so the knowledge tables see the words the user meant
         # ("sleep apnia machine" is the phrase "sleep apnea machine").
         expansions = [c for c in (self._correction(t, tokens) for t in tokens) if c is not None]
@@ -353,6 +360,7 @@ class QueryRewriter:
             semantic_text=" ".join(semantic) or text,
             expansions=expansions,
             dropped=dropped,
+            asked=asked,
             unclassified_code=noc[0] if noc else None,
         )
 

@@ -126,6 +126,17 @@ def test_s_codes_follow_the_national_code_unless_a_hospital_bills(real_engine):
     assert first("methadone 10mg tabs") == "S0109"  # oral methadone, not "Injection, methadone"
 
 
+def test_coders_ask_for_a_section_or_a_modifier(real_engine):
+    def first(query: str) -> str:
+        return real_engine.search(query, SearchOptions(limit=3)).hits[0].code
+
+    assert first("j code for zofran") == "J2405"  # was Q0162, the oral tablet
+    assert first("KX modifier") == "KX"
+    assert first("modifier for right side") == "RT"
+    assert first("new equipment modifier") == "NU"
+    assert first("g code for annual wellness visit") in {"G0438", "G0439"}
+
+
 def test_patients_words_for_common_items(real_engine):
     def first(query: str) -> str:
         return real_engine.search(query, SearchOptions(limit=3)).hits[0].code

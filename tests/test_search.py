@@ -254,6 +254,30 @@ def test_a_code_stating_only_another_route_gives_way():
     assert apply_route_conflict(fused, frozenset(), routes.__getitem__, 0.2) == fused
 
 
+def test_the_kind_of_code_a_coder_asks_for():
+    from codefinder.search.asked_kind import NOTHING_ASKED, asked_kind
+
+    j = asked_kind(["j", "code", "for", "zofran"])
+    assert (j.section, j.modifier, j.spent) == ("J", False, frozenset({0, 1}))
+    assert asked_kind(["jcode", "ondansetron"]).section == "J"
+    assert asked_kind(["g-codes", "wellness"]).section == "G"
+    rental = asked_kind(["rental", "modifier"])
+    assert (rental.section, rental.modifier, rental.spent) == (None, True, frozenset({1}))
+    assert asked_kind(["vitamin", "d", "code"]) == NOTHING_ASKED  # D is not a Level II section here
+    assert asked_kind(["size", "l", "brace"]) == NOTHING_ASKED  # a lone letter is a size
+    assert asked_kind(["modifier"]) == asked_kind(["modifier"]) and not asked_kind(["modifier"]).spent
+
+
+def test_a_modifier_named_beside_the_word_modifier_is_an_exact_code():
+    from codefinder.search.query import code_intent
+
+    assert code_intent("KX modifier").exact == ("KX",)
+    assert code_intent("modifier rt, lt modifier").exact == ("RT", "LT")
+    assert code_intent("modifier for right side").exact == ()  # "for" is no code, nor is "to" or "of"
+    assert code_intent("E0130-RR").exact == ("E0130",)
+    assert code_intent("KX").exact == ("KX",) and code_intent("kx walker").exact == ()
+
+
 def test_a_benefit_category_beside_an_item_weighs_like_packaging():
     from codefinder.search.rewrite import category_words
 
