@@ -14,11 +14,12 @@ written here.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from codefinder.indexer.attributes import Attribute, Quantity
+from codefinder.indexer.keyword_index import TEXT_FIELDS
 from codefinder.search.loader import LoadedIndex
 from codefinder.search.rerank import NEAR_TOP_BAND, penalize_near_top
 
@@ -42,6 +43,9 @@ class DrugNames:
     # the looser set a code may share with the query to count as the same drug: a drug's name, or a class
     # few drug codes share whatever else shares it ("insulin" for "insulin lispro": J1815 is every insulin)
     drug_stems: frozenset[str]
+    # each drug code's drug words, from every field its text is indexed in (brands in the knowledge field):
+    # read once, so a query's cold near-top rows cost a dictionary lookup, not an analyzer pass
+    row_stems: dict[int, frozenset[str]] = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_index(cls, index: LoadedIndex, attributes_of: Callable[[int], Iterable[Attribute]]) -> DrugNames:
@@ -67,9 +71,24 @@ class DrugNames:
                 words.add(stem)
                 if elsewhere <= in_drugs:
                     names.add(stem)
-        found = cls(frozenset(np.flatnonzero(is_drug).tolist()), frozenset(names), frozenset(words))
+        per_row: dict[int, set[str]] = {}
+        for name in TEXT_FIELDS:
+            postings = index.keyword_postings[name][0]
+            for stem in words:
+                if stem in postings:
+                    for row in postings[stem][0][is_drug[postings[stem][0]]].tolist():
+                        per_row.setdefault(row, set()).add(stem)
+        found = cls(
+            frozenset(np.flatnonzero(is_drug).tolist()),
+            frozenset(names),
+            frozenset(words),
+            {row: frozenset(stems) for row, stems in per_row.items()},
+        )
         index.derived["drug_names"] = found
         return found
+
+    def stems_of(self, row: int) -> frozenset[str]:
+        return self.row_stems.get(row, frozenset())
 
     def named_in(self, query_stems: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
         """(the drug names among the query's stems, every drug word among them)."""

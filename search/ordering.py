@@ -74,7 +74,9 @@ class Reranker:
                 named = self.drug_names.named_in(
                     stem for stem, weight in rewritten.keyword_terms if weight > settings.number_weight
                 )
-                fused = apply_other_drug(fused, named, self.drug_names, facts.stems, settings.other_drug_penalty)
+                fused = apply_other_drug(
+                    fused, named, self.drug_names, self.drug_names.stems_of, settings.other_drug_penalty
+                )
             if settings.qualifier_penalty > 0:
                 stated = stated_qualifiers(frozenset(stem for stem, _ in rewritten.keyword_terms))
                 fused = apply_qualifier_agreement(fused, stated, facts.qualifiers, settings.qualifier_penalty)
