@@ -163,8 +163,10 @@ def test_sighup_reloads_the_index(built_settings, fake_encoder):
 
 @pytest.fixture
 def live_server(built_settings, fake_encoder) -> Iterator[tuple[str, Settings]]:
-    """``create_app`` under a real uvicorn on a loopback port, in a thread."""
-    settings = keyed(built_settings)
+    """``create_app`` under a real uvicorn on a loopback port, in a thread. The tests rebuild indexes and drive
+    the load in this same process, so on 2 busy cores a search can wait on them past the served 2 s deadline
+    (a 504 that says nothing about reloading: CI once saw 2 of 1,555); the deadline itself is tested apart."""
+    settings = keyed(built_settings, request_deadline_seconds=30.0)
     app = create_app(AppContext(settings=settings, encoder_factory=lambda _s: fake_encoder))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
