@@ -26,8 +26,11 @@ from dataclasses import dataclass
 from codefinder.indexer.records import CodeRecord
 from codefinder.indexer.text import analyze
 
-# A clause that says what the item includes, not what it is: "includes all components and accessories".
-INCLUDES_CLAUSE = re.compile(r"\b(?:includes?|including|inclusive of|complete with|with all)\b[^;]*")
+# A clause that says what the item includes, not what it is: "includes all components and accessories". It ends
+# where an orthosis descriptor states how the item is made: "…, includes straps, closures, …, custom fabricated".
+INCLUDES_CLAUSE = re.compile(
+    r"\b(?:includes?|including|inclusive of|complete with|with all)\b[^;]*?(?=,\s*(?:custom|prefabricated)\b|;|$)"
+)
 PARENTHESIS = re.compile(r"\([^()]*\)")
 # Where the first clause (the head) ends.
 HEAD_END = re.compile(
@@ -35,8 +38,8 @@ HEAD_END = re.compile(
 )
 # Words that say "a part of / a supply for another item".
 PART_WORDS = re.compile(
-    r"\b(?:accessor(?:y|ies)|attachments?|replacement(?! of)|^replace|(?<!in )additions?\b(?! of)|"
-    r"modification (?:of|to)|additives? (?:for|to)|integral part of|components?|supplies|supply allowance|supply kit|"
+    r"\b(?:accessor(?:y|ies)|attachments?|adapt[eo]rs?|replacement(?! of)|^replace|(?<!in )additions?\b(?! of)|"
+    r"modification\s+(?:of|to)|additives? (?:for|to)|integral part of|components?|supplies|supply allowance|supply kit|"
     r"refill|for use (?:with|in)|used with(?! or without)|used in conjunction with)\b"
 )
 # A clause that names what the item is not: "excluding croup or pediatric tents".
@@ -79,9 +82,16 @@ VARIANTS: dict[str, str] = {
     "extra heavy duty": "extra heavy duty bariatric obese",
     "bariatric": "bariatric heavy duty obese wide",
     "extra wide": "extra wide bariatric heavy duty",
-    "custom": "custom molded made fabricated",
+    # made for one patient ("…, custom fabricated", "(custom molded shoe)"); a "custom preparation" of an
+    # off-the-shelf item is not
+    "custom fabricated": "custom molded made fabricated",
+    "custom-fabricated": "custom molded made fabricated",
+    "custom molded": "custom molded made fabricated",
+    "custom-molded": "custom molded made fabricated",
     "molded to patient model": "custom molded made fabricated model",
     "hospital grade": "hospital grade",
+    # an upgrade billed beside the basic item ("Deluxe frame", "deluxe feature of … shoe")
+    "deluxe": "deluxe upgrade premium luxury",
     # a supply or drug for a dialysis patient ("Blood glucose test strips, for dialysis")
     "for dialysis": "dialysis hemodialysis esrd renal kidney",
     "for hemodialysis": "dialysis hemodialysis esrd renal kidney",
@@ -103,7 +113,9 @@ VARIANTS: dict[str, str] = {
     "air services": "air helicopter rotary fixed wing flight airplane",
 }
 VARIANT_PATTERN = re.compile(
-    r"(?<!non-)(?<!non )\b(?:" + "|".join(sorted((re.escape(v) for v in VARIANTS), key=len, reverse=True)) + r")\b"
+    r"(?<!non-)(?<!non )(?<!or )\b(?:"
+    + "|".join(sorted((re.escape(v) for v in VARIANTS), key=len, reverse=True))
+    + r")\b"
 )
 # "(baxter), not therapeutically equivalent to j0690": a maker's own code beside the drug's plain code.
 MAKER_SPECIFIC = re.compile(r"(?:\(([a-z][a-z .&-]*)\),?\s*)?not therapeutically equivalent")
@@ -314,7 +326,8 @@ def record_role(
     head = head_of(text)
     head_stems = tuple(dict.fromkeys(analyze(head)))
     parts = clauses(text)
-    marked = PART_WORDS.search(INCLUDES_CLAUSE.sub(" ", text))
+    # "modification (including fitting) of …": what the parenthesis says the part includes is not what it is
+    marked = PART_WORDS.search(INCLUDES_CLAUSE.sub(" ", PARENTHESIS.sub(" ", text)))
     section_items = (items or {}).get(record.section or "", [])
     part_words: list[str] = []
     part_nouns: tuple[str, ...] = ()

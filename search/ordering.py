@@ -28,8 +28,8 @@ from codefinder.search.rerank import (
     apply_route_conflict,
     attribute_agreements,
     concentration_route,
-    negation_facts,
     penalize_near_top,
+    query_negation_facts,
     query_routes,
     stated_qualifiers,
     weigh_rows,
@@ -81,7 +81,7 @@ class Reranker:
                 stated = stated_qualifiers(frozenset(stem for stem, _ in rewritten.keyword_terms))
                 fused = apply_qualifier_agreement(fused, stated, facts.qualifiers, settings.qualifier_penalty)
             if settings.negation_penalty > 0:
-                said = negation_facts(rewritten.semantic_text, facts.stems_of_text)
+                said = query_negation_facts(rewritten.text, rewritten.semantic_text, facts.stems_of_text)
                 fused = apply_negation_agreement(fused, said, facts.negations, settings.negation_penalty)
             query_stems = frozenset(stem for stem, _ in rewritten.keyword_terms)
             fused = apply_base_item_first(

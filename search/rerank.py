@@ -339,9 +339,10 @@ def apply_route_conflict(
 
 
 # "without X" (or "w/o X", "no X", "other than X") up to the next clause boundary; "with or without X"
-# negates nothing.
+# negates nothing; "other than single or dual chamber" negates both.
 NEGATED_CLAUSE = re.compile(
-    r"(?<!or )\b(?:without|w/o|no|other than)\s+(.*?)(?=\s*\b(?:with|w/|and|or|for|per|followed|including)\b|[,;()]|$)"
+    r"(?<!or )\b(?:without|w/o|no)\s+(.*?)(?=\s*\b(?:with|w/|and|or|for|per|followed|including)\b|[,;()]|$)"
+    r"|\bother than\s+(.*?)(?=\s*\b(?:with|w/|and|for|per|followed|including)\b|[,;()]|$)"
 )
 
 
@@ -354,11 +355,23 @@ Negations = tuple[frozenset[str], frozenset[str]]  # (stems said without, stems 
 def negation_facts(text: str, stems_of: Callable[[str], Sequence[str]]) -> Negations:
     """(stems said without, stems said otherwise) of a text."""
     lowered = text.lower()
-    clauses = NEGATED_CLAUSE.findall(lowered) + NON_PREFIXED.findall(lowered)
+    clauses = [" ".join(groups) for groups in NEGATED_CLAUSE.findall(lowered)] + NON_PREFIXED.findall(lowered)
     negated = frozenset(stem for clause in clauses for stem in stems_of(clause))
     rest = NON_PREFIXED.sub(" ", NEGATED_CLAUSE.sub(" ", lowered)).replace("without", " ")
     stated = frozenset(stems_of(rest))
     return negated - stated, stated - negated
+
+
+def query_negation_facts(typed: str, expanded: str, stems_of: Callable[[str], Sequence[str]]) -> Negations:
+    """What a query says it wants and does not, its own words first: an expansion that names siblings on both
+    sides ("penile prosthesis": "… inflatable", "… non-inflatable") must not cancel the "inflatable" typed,
+    while one that states what a brand is ("viabil": "… covered") still counts where the words are silent."""
+    typed_without, typed_with = negation_facts(typed, stems_of)
+    expanded_without, expanded_with = negation_facts(expanded, stems_of)
+    return (
+        typed_without | (expanded_without - typed_with),
+        typed_with | (expanded_with - typed_without),
+    )
 
 
 def negations_conflict(record: Negations, query: Negations) -> bool:

@@ -84,7 +84,9 @@ IMPLANTS = [
     ("breast implant", "C1789"),
     ("IMP BREAST SIL 450CC", "C1789"),
     ("silicone breast prosthesis implant", "C1789"),
-    ("penile prosthesis inflatable", "C2622"),
+    ("penile prosthesis inflatable", "C1813"),
+    ("penile prosthesis non-inflatable", "C2622"),
+    ("CRT-D MADEUPBRAND", "C1882"),  # CRT-D: a defibrillator other than single or dual chamber
     ("implantable neurostimulator pulse generator", "C1767"),
     ("neurostimulator electrode lead", "C1778"),
     ("hernia mesh implant", "C1781"),

@@ -363,3 +363,10 @@ def test_a_limb_prosthesis_is_found_by_its_range_heading(real_engine):
     assert top_codes(real_engine, "prosthetic leg")[0].startswith("L5")
     assert top_codes(real_engine, "below elbow prosthesis")[0].startswith("L6")
     assert any(code in ("L5100", "L5105") for code in top_codes(real_engine, "below knee prosthesis")[:2])
+
+
+def test_an_orthosis_not_said_to_be_custom_is_the_prefabricated_one(real_engine):
+    # CMS's orthosis descriptors end in how the item is made, after what it includes
+    assert top_codes(real_engine, "lumbar sacral orthosis flexible")[0] == "L0628"  # prefabricated, off-the-shelf
+    assert top_codes(real_engine, "sacroiliac orthosis rigid panel")[0] == "L0623"
+    assert top_codes(real_engine, "lso custom fabricated flexible")[0] == "L0629"

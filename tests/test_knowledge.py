@@ -492,6 +492,27 @@ def test_without_clauses_choose_between_with_and_without_siblings():
     assert negation_facts("non-adjunctive cgm receiver", analyze) == ({"adjunct"}, {"cgm", "receiv"})
     unwanted = negation_facts("hospital bed without rails", analyze)
     assert apply_negation_agreement({0: 0.98, 1: 1.0}, unwanted, records.__getitem__, penalty=0.1)[1] < 0.98
+    # "other than X or Y" negates both
+    assert negation_facts("Madeup defibrillator, other than single or dual chamber", analyze)[0] == {
+        "singl",
+        "dual",
+        "chamber",
+    }
+
+
+def test_the_words_typed_decide_against_an_expansion_naming_both_siblings():
+    from codefinder.indexer.text import analyze
+    from codefinder.search.rerank import negations_conflict, query_negation_facts
+
+    # an expansion of "madeup prosthesis" naming both siblings must not cancel the "inflatable" typed
+    expanded = "madeup prosthesis inflatable prosthesis madeup inflatable non-inflatable"
+    said = query_negation_facts("madeup prosthesis inflatable", expanded, analyze)
+    assert "inflat" in said[1] and "inflat" not in said[0]
+    non_inflatable = (frozenset({"inflat"}), frozenset({"madeup", "prosthesi"}))
+    assert negations_conflict(non_inflatable, said)
+    # where the words are silent, what an expansion states still counts ("madeupbrand": a covered stent)
+    brand = query_negation_facts("madeupbrand stent", "madeupbrand stent covered", analyze)
+    assert "cover" in brand[1]
 
 
 def test_unstated_qualifiers_demote_the_processed_sibling():

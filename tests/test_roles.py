@@ -267,3 +267,34 @@ def test_a_qualified_item_with_no_plain_sibling_near_the_top_keeps_its_place():
         plain_first("madeup cells", {"Madeup cells, filtered, each unit": 1.0, "Madeup cells, each unit": 0.3})[0]
         == "Madeup cells, filtered, each unit"
     )
+
+
+def test_how_an_orthosis_is_made_is_read_after_what_it_includes():
+    custom = CodeRecord.new(
+        "L9101",
+        long_description="Madeup orthosis, flexible, includes straps, closures, may include stays, custom fabricated",
+    )
+    prefab = CodeRecord.new(
+        "L9102", long_description="Madeup orthosis, flexible, includes straps, closures, prefabricated, off-the-shelf"
+    )
+    shoe = CodeRecord.new("A9101", long_description="For madeups only, custom preparation and supply of madeup shoe")
+    either = CodeRecord.new("A9102", long_description="Lift for madeup shoe or custom-molded shoe, per shoe")
+    molded = CodeRecord.new("A9103", long_description="For madeups only, supply of madeup shoe (custom molded shoe)")
+    found = {r.code: record_role(r, {}, False, frozenset(), {}) for r in (custom, prefab, shoe, either, molded)}
+    assert [name for name, _ in found["L9101"].variants] == ["custom fabricated"]
+    assert found["L9102"].variants == ()
+    assert found["A9101"].variants == ()  # a custom preparation of an off-the-shelf shoe is the plain item
+    assert found["A9102"].variants == ()  # "or custom-molded": either shoe
+    assert [name for name, _ in found["A9103"].variants] == ["custom molded"]
+
+
+def test_adapters_modifications_and_deluxe_upgrades_are_not_the_item():
+    adapter = CodeRecord.new("C9101", long_description="Adapter/extension, madeup lead (implantable)")
+    modified = CodeRecord.new(
+        "A9104", long_description="For madeups only, modification (including fitting) of madeup shoe, per shoe"
+    )
+    deluxe = CodeRecord.new("V9101", long_description="Deluxe madeup frame")
+    found = {r.code: record_role(r, {}, False, frozenset(), {}) for r in (adapter, modified, deluxe)}
+    assert found["C9101"].part and "adapt" in found["C9101"].part_words  # "lead adapter" names it
+    assert found["A9104"].part
+    assert [name for name, _ in found["V9101"].variants] == ["deluxe"]
