@@ -105,12 +105,37 @@ def apply_other_drug(
 ) -> dict[int, float]:
     """A near-top drug code sharing no drug word with the query scores ``penalty`` less, once the query names
     a drug and a near-top code names it too (the name is a drug the index knows, not a look-alike word)."""
+    if penalty <= 0:
+        return fused
+    others = other_drug_rows(fused, named, drug_names, stems_of)
+    return penalize_near_top(fused, others.__contains__, penalty) if others else fused
+
+
+def other_drug_rows(
+    fused: dict[int, float],
+    named: tuple[frozenset[str], frozenset[str]],
+    drug_names: DrugNames,
+    stems_of: Callable[[int], frozenset[str]],
+) -> frozenset[int]:
+    """The near-top drug codes of another drug, once the query names a drug that a near-top code names too;
+    none otherwise. Another drug shares no drug word with the query, or, when a near-top code names every drug
+    name the query states, lacks one of them and has a drug word the query does not ("iron sucrose": "iron
+    dextran")."""
     names, words = named
-    if not names or penalty <= 0 or not fused:
-        return fused
-    if not any(row in drug_names.drug_rows and names & stems_of(row) for row in near_top(fused)):
-        return fused
-    return penalize_near_top(fused, lambda row: row in drug_names.drug_rows and not words & stems_of(row), penalty)
+    if not names or not fused:
+        return frozenset()
+    near = [row for row in near_top(fused) if row in drug_names.drug_rows]
+    if not any(names & stems_of(row) for row in near):
+        return frozenset()
+    whole = any(names <= stems_of(row) for row in near)
+
+    def another(row: int) -> bool:
+        stems = stems_of(row)
+        if not words & stems:
+            return True
+        return whole and bool(names - stems) and bool(stems - words)
+
+    return frozenset(row for row in near if another(row))
 
 
 def near_top(fused: dict[int, float]) -> list[int]:

@@ -12,7 +12,7 @@ from codefinder.indexer.attributes import MODE_FAMILIES, query_attributes
 from codefinder.indexer.settings import Settings
 from codefinder.search.asked_kind import NOTHING_ASKED
 from codefinder.search.code_sets import is_private_payer_code, is_quality_reporting, rows_where
-from codefinder.search.drug_names import DrugNames, apply_other_drug
+from codefinder.search.drug_names import DrugNames, apply_other_drug, other_drug_rows
 from codefinder.search.filters import RecordColumns
 from codefinder.search.loader import LoadedIndex
 from codefinder.search.record_facts import RecordFacts
@@ -61,7 +61,14 @@ class Reranker:
         if self.knowledge_on:
             # what the words state, and what an expansion states ("isovue 300" is 300-399 mg/ml)
             wanted = self.wanted(rewritten.text, rewritten.semantic_text)
-            fused = apply_dose_agreement(fused, wanted, facts.attributes, settings.dose_bonus)
+            other_drugs: frozenset[int] = frozenset()
+            if self.drug_names is not None:
+                # packaging and a premix's vehicle weigh like numbers: they name no drug of the order
+                named = self.drug_names.named_in(
+                    stem for stem, weight in rewritten.keyword_terms if weight > settings.number_weight
+                )
+                other_drugs = other_drug_rows(fused, named, self.drug_names, self.drug_names.stems_of)
+            fused = apply_dose_agreement(fused, wanted, facts.attributes, settings.dose_bonus, other_drugs)
             agreements = attribute_agreements(fused, wanted, facts.attributes)
             fused = apply_attribute_agreement(fused, agreements, settings.attribute_bonus, settings.attribute_penalty)
             # a variant the query asks for by a quantity ("bed for a 500 lb patient": the heavy-duty bed)
@@ -70,10 +77,6 @@ class Reranker:
             fused = apply_route_agreement(fused, routes, facts.routes, settings.route_bonus)
             fused = apply_route_conflict(fused, routes, facts.routes, settings.route_penalty)
             if self.drug_names is not None:
-                # packaging and a premix's vehicle weigh like numbers: they name no drug of the order
-                named = self.drug_names.named_in(
-                    stem for stem, weight in rewritten.keyword_terms if weight > settings.number_weight
-                )
                 fused = apply_other_drug(
                     fused, named, self.drug_names, self.drug_names.stems_of, settings.other_drug_penalty
                 )

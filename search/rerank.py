@@ -73,15 +73,18 @@ def apply_dose_agreement(
     query: tuple[Attribute, ...],
     attributes_of: Callable[[int], tuple[Attribute, ...]],
     bonus: float,
+    other_drugs: frozenset[int] = frozenset(),
 ) -> dict[int, float]:
     """ "ketorolac 15 mg" favors "… per 15 mg" over the sibling per 30 mg; "hydromorphone 2 mg" favors
     "… up to 4 mg" over "… 0.1 mg". When no near-top sibling states the dose, the one whose billing unit makes
-    it in the fewest whole units does: "heparin 5000 units" is 5 x "per 1000 units", not 500 x "per 10 units"."""
+    it in the fewest whole units does: "heparin 5000 units" is 5 x "per 1000 units", not 500 x "per 10 units".
+    A dose chooses between codes of the drug the query names: ``other_drugs`` (codes of another drug, see
+    ``search.drug_names``) take no part ("venofer 100 mg" is iron sucrose per 1 mg, not iron dextran per 50 mg)."""
     doses = tuple(a for a in query if is_dose_family(a.family))
     if not doses or bonus <= 0 or not fused:
         return fused
     floor = max(fused.values()) * NEAR_TOP_BAND
-    near = [row for row, score in fused.items() if score >= floor]
+    near = [row for row, score in fused.items() if score >= floor and row not in other_drugs]
     agreeing = {row for row in near if agreement(attributes_of(row), doses)[0]}
     if not agreeing:
         multiples = {row: dose_multiple(attributes_of(row), doses) for row in near}

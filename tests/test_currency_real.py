@@ -172,6 +172,8 @@ def test_a_drug_named_leads_over_another_drug_of_like_score(real_engine):
     assert not {"inject", "sodium", "dextros", "biosimilar"} & names.name_stems  # wording, or not only drugs
     hits = real_engine.search("FILGRASTIM 300MCG/0.5ML SOSY", SearchOptions(limit=3, setting="hospital")).hits
     assert all("filgrastim" in (hit.long_description or "").lower() for hit in hits)  # not calcitriol's "mcg"
+    # a dose picks between codes of the drug named: iron sucrose per 1 mg, not iron dextran per 50 mg
+    assert real_engine.search("venofer 100 mg", SearchOptions(limit=3)).hits[0].code == "J1756"
 
 
 def test_quality_reporting_codes_follow_the_service(real_engine):

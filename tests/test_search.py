@@ -318,6 +318,37 @@ def test_a_code_of_another_drug_gives_way_to_the_drug_named():
     assert apply_other_drug(fused, names.named_in(["walker"]), names, stems.__getitem__, 0.2) == fused
 
 
+def test_a_shared_word_does_not_make_another_salt_the_same_drug():
+    from codefinder.search.drug_names import DrugNames, other_drug_rows
+
+    names = DrugNames(
+        drug_rows=frozenset({0, 1}),
+        name_stems=frozenset({"madeupium", "sucros"}),
+        drug_stems=frozenset({"madeupium", "sucros", "dextran"}),
+    )
+    stems = {0: frozenset({"madeupium", "dextran"}), 1: frozenset({"madeupium", "sucros"})}
+    named = names.named_in(["madeupium", "sucros", "100", "mg"])
+    assert other_drug_rows({0: 0.10, 1: 0.099}, named, names, stems.__getitem__) == {0}
+    # with no near-top code naming all the query names, a shared word still makes the same drug
+    assert other_drug_rows({0: 0.10}, named, names, stems.__getitem__) == frozenset()
+
+
+def test_a_dose_chooses_only_between_codes_of_the_drug_named():
+    from codefinder.indexer.attributes import parse_attributes, query_attributes
+    from codefinder.search.rerank import apply_dose_agreement
+
+    # the query's 100 mg is 2 units of the other drug's "50 mg", 100 of the named drug's "1 mg"
+    attributes = {
+        0: parse_attributes("Injection, madeupium dextran, 50 mg", {}),
+        1: parse_attributes("Injection, madeupium sucrose, 1 mg", {}),
+    }
+    wanted = query_attributes("madeupium sucrose 100 mg", "madeupium sucrose 100 mg", {})
+    fused = {0: 0.10, 1: 0.099}
+    assert apply_dose_agreement(fused, wanted, attributes.__getitem__, 0.2)[0] > 0.10  # fewest units
+    chosen = apply_dose_agreement(fused, wanted, attributes.__getitem__, 0.2, other_drugs=frozenset({0}))
+    assert chosen[0] == 0.10 and chosen[1] > 0.10
+
+
 def test_shared_rows_of_two_postings_agree_with_numpy():
     import numpy as np
 
