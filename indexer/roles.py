@@ -73,6 +73,7 @@ DOSAGE_FORMS = frozenset(
 VARIANTS: dict[str, str] = {
     "institutional": "institutional institution facility",
     "pediatric": "pediatric pediatrics peds paediatric child children kid kids infant infants junior youth toddler",
+    "pediatrics": "pediatric pediatrics peds paediatric child children kid kids infant infants junior youth toddler",
     # the sizes made for children ("Surgical boot, each, junior" / "child" / "infant", "Youth sized … brief")
     "junior": "pediatric pediatrics peds paediatric child children kid kids junior youth",
     "child": "pediatric pediatrics peds paediatric child children kid kids junior youth toddler",
@@ -113,7 +114,7 @@ VARIANTS: dict[str, str] = {
     "air services": "air helicopter rotary fixed wing flight airplane",
 }
 VARIANT_PATTERN = re.compile(
-    r"(?<!non-)(?<!non )(?<!or )\b(?:"
+    r"(?<!non-)(?<!non )(?<!\bor )\b(?:"
     + "|".join(sorted((re.escape(v) for v in VARIANTS), key=len, reverse=True))
     + r")\b"
 )

@@ -341,10 +341,11 @@ def apply_route_conflict(
     return penalize_near_top(fused, lambda row: bool(routes_of(row)) and routes_of(row).isdisjoint(routes), penalty)
 
 
-# "without X" (or "w/o X", "no X", "other than X") up to the next clause boundary; "with or without X"
+# "without X" (or "w/o X", "no X", "excludes X", "other than X") up to the next clause boundary; "with or without X"
 # negates nothing; "other than single or dual chamber" negates both.
 NEGATED_CLAUSE = re.compile(
-    r"(?<!or )\b(?:without|w/o|no)\s+(.*?)(?=\s*\b(?:with|w/|and|or|for|per|followed|including)\b|[,;()]|$)"
+    r"(?<!or )\b(?:without|w/o|no|excludes|excluding)\s+"
+    r"(.*?)(?=\s*\b(?:with|w/|and|or|for|per|followed|including)\b|[,;()]|$)"
     r"|\bother than\s+(.*?)(?=\s*\b(?:with|w/|and|for|per|followed|including)\b|[,;()]|$)"
 )
 

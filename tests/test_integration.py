@@ -370,3 +370,10 @@ def test_an_orthosis_not_said_to_be_custom_is_the_prefabricated_one(real_engine)
     assert top_codes(real_engine, "lumbar sacral orthosis flexible")[0] == "L0628"  # prefabricated, off-the-shelf
     assert top_codes(real_engine, "sacroiliac orthosis rigid panel")[0] == "L0623"
     assert top_codes(real_engine, "lso custom fabricated flexible")[0] == "L0629"
+
+
+def test_enteral_formula_brands_name_their_formula_category(real_engine):
+    # facts about products (data/knowledge/devices.csv); the category words are CMS's own
+    assert top_codes(real_engine, "ensure plus 8 oz")[0] == "B4152"  # calorically dense, adult
+    assert top_codes(real_engine, "glucerna")[0] == "B4154"  # special metabolic needs, not inherited
+    assert top_codes(real_engine, "pediasure")[0] == "B4158"

@@ -492,6 +492,11 @@ def test_without_clauses_choose_between_with_and_without_siblings():
     assert negation_facts("non-adjunctive cgm receiver", analyze) == ({"adjunct"}, {"cgm", "receiv"})
     unwanted = negation_facts("hospital bed without rails", analyze)
     assert apply_negation_agreement({0: 0.98, 1: 1.0}, unwanted, records.__getitem__, penalty=0.1)[1] < 0.98
+    assert negation_facts("Madeup formula, excludes inherited disease of metabolism", analyze)[0] == {
+        "inherit",
+        "diseas",
+        "metabol",
+    }
     # "other than X or Y" negates both
     assert negation_facts("Madeup defibrillator, other than single or dual chamber", analyze)[0] == {
         "singl",

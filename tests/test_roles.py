@@ -294,7 +294,9 @@ def test_adapters_modifications_and_deluxe_upgrades_are_not_the_item():
         "A9104", long_description="For madeups only, modification (including fitting) of madeup shoe, per shoe"
     )
     deluxe = CodeRecord.new("V9101", long_description="Deluxe madeup frame")
-    found = {r.code: record_role(r, {}, False, frozenset(), {}) for r in (adapter, modified, deluxe)}
+    children = CodeRecord.new("B9101", long_description="Madeup formula, for pediatrics, nutritionally complete")
+    found = {r.code: record_role(r, {}, False, frozenset(), {}) for r in (adapter, modified, deluxe, children)}
     assert found["C9101"].part and "adapt" in found["C9101"].part_words  # "lead adapter" names it
     assert found["A9104"].part
     assert [name for name, _ in found["V9101"].variants] == ["deluxe"]
+    assert [name for name, _ in found["B9101"].variants] == ["pediatrics"]  # "for" does not end in "or "
