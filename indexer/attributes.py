@@ -1000,10 +1000,14 @@ def query_attributes(words: str, expanded: str, units: Mapping[str, str]) -> tup
 
 def descriptor_attributes(text: str, units: Mapping[str, str], dosage: str | None = None) -> tuple[Attribute, ...]:
     """A descriptor's attributes: ``parse_attributes`` plus its dose bounds (and the crosswalk dosage)."""
-    # single amounts and "up to" ceilings of a dose are billing units; floors and ranges are properties
+    # single amounts and "up to" ceilings of a dose are billing units; floors and ranges are properties; an
+    # injection's volume is its dose ("Injection, gadobutrol, 0.1 ml" is billed per 0.1 ml: 1 ml is 10 units)
+    injection = text.lower().startswith("injection")
     found = [
         Quantity(a.family, a.low, a.high, a.low_open, a.high_open, billing=True)
-        if isinstance(a, Quantity) and is_dose_family(a.family) and (a.low == a.high or a.low is None)
+        if isinstance(a, Quantity)
+        and (is_dose_family(a.family) or (injection and a.family == "volume"))
+        and (a.low == a.high or a.low is None)
         else a
         for a in parse_attributes(text, units, doses=False)
     ]

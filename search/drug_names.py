@@ -2,7 +2,8 @@
 gives way to the drug asked for.
 
 A drug code is one whose descriptor states a dose ("Injection, filgrastim (g-csf), excludes biosimilars,
-1 microgram"). A drug's name is a word few drug codes share and that names drugs more often than anything
+1 microgram"), or an injection billed by volume ("Injection, gadobutrol, 0.1 ml"). A drug's name is a word few
+drug codes share and that names drugs more often than anything
 else: "filgrastim" (9 drug codes), "epinephrine"; not "injection", "sodium" or "immune globulin" (dozens),
 nor "dextrose" (fluids and supplies more often than doses). When a query names such a drug and a near-top
 code names it too, a near-top drug code naming none of the query's drugs is another product
@@ -24,6 +25,7 @@ from codefinder.search.loader import LoadedIndex
 from codefinder.search.rerank import NEAR_TOP_BAND, penalize_near_top
 
 DOSE_FAMILY_PREFIX = "dose:"
+VOLUME_FAMILY = "volume"
 # a word more drug codes share than this is wording ("injection", "biosimilar"), not a drug's name
 MAX_NAME_CODES = 15
 MIN_NAME_LENGTH = 4
@@ -32,6 +34,16 @@ DESCRIPTOR_FIELDS = ("long", "short")  # what CMS wrote; the knowledge field is 
 
 def states_a_dose(attributes: Iterable[Attribute]) -> bool:
     return any(isinstance(a, Quantity) and a.family.startswith(DOSE_FAMILY_PREFIX) for a in attributes)
+
+
+def is_drug_code(description: str, attributes: Iterable[Attribute]) -> bool:
+    """A code stating a dose, or an injection billed by volume ("Injection, gadobutrol, 0.1 ml")."""
+    attributes = tuple(attributes)
+    if states_a_dose(attributes):
+        return True
+    return description.lower().startswith("injection") and any(
+        isinstance(a, Quantity) and a.family == VOLUME_FAMILY for a in attributes
+    )
 
 
 @dataclass(frozen=True)
@@ -55,7 +67,11 @@ class DrugNames:
             return cached
         records = index.records
         is_code = np.array([record.kind == "code" for record in records], dtype=bool)
-        is_drug = np.array([states_a_dose(attributes_of(row)) for row in range(len(records))], dtype=bool) & is_code
+        is_drug = np.array(
+            [is_drug_code(record.long_description or "", attributes_of(row)) for row, record in enumerate(records)],
+            dtype=bool,
+        )
+        is_drug &= is_code
         documents: dict[str, list[np.ndarray]] = {}
         for name in DESCRIPTOR_FIELDS:
             for stem, (ids, _) in index.keyword_postings[name][0].items():

@@ -174,6 +174,8 @@ def test_a_drug_named_leads_over_another_drug_of_like_score(real_engine):
     assert all("filgrastim" in (hit.long_description or "").lower() for hit in hits)  # not calcitriol's "mcg"
     # a dose picks between codes of the drug named: iron sucrose per 1 mg, not iron dextran per 50 mg
     assert real_engine.search("venofer 100 mg", SearchOptions(limit=3)).hits[0].code == "J1756"
+    # an injection billed per 0.1 ml: "gadavist 1 ml" is gadobutrol, not gadopiclenol's "1 ml"
+    assert real_engine.search("RX GADAVIST 1ML", SearchOptions(limit=3)).hits[0].code == "A9585"
 
 
 def test_quality_reporting_codes_follow_the_service(real_engine):

@@ -402,3 +402,14 @@ def test_a_line_in_capitals_is_read_as_a_hospital_charge_line():
     assert care_setting("any", "CPAP") == "any"  # one word in capitals is an abbreviation typed alone
     assert care_setting("any", "CATH BALLOON PTA 4MM") == "hospital"
     assert care_setting("hospital", "walker") == "hospital"
+
+
+def test_an_injection_billed_by_volume_is_a_drug_billed_per_that_volume():
+    from codefinder.indexer.attributes import descriptor_attributes
+    from codefinder.search.drug_names import is_drug_code
+
+    attributes = descriptor_attributes("Injection, madeupobutrol, 0.1 ml", {})
+    assert is_drug_code("Injection, madeupobutrol, 0.1 ml", attributes)
+    assert all(a.billing for a in attributes)  # 1 ml is 10 units, not another volume
+    supply = descriptor_attributes("Syringe with needle, sterile, 1 cc or less, each", {})
+    assert not is_drug_code("Syringe with needle, sterile, 1 cc or less, each", supply)
