@@ -91,6 +91,9 @@ VARIANTS: dict[str, str] = {
     "custom-molded": "custom molded made fabricated",
     "molded to patient model": "custom molded made fabricated model",
     "hospital grade": "hospital grade",
+    # a lens of another kind than the standard one ("Lens, intraocular (telescopic)", "(new technology)")
+    "telescopic": "telescopic telescope miniature",
+    "new technology": "new technology ntiol",
     # an upgrade billed beside the basic item ("Deluxe frame", "deluxe feature of … shoe")
     "deluxe": "deluxe upgrade premium luxury",
     # a supply or drug for a dialysis patient ("Blood glucose test strips, for dialysis")

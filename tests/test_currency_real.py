@@ -90,7 +90,9 @@ IMPLANTS = [
     ("implantable neurostimulator pulse generator", "C1767"),
     ("neurostimulator electrode lead", "C1778"),
     ("hernia mesh implant", "C1781"),
-    ("intraocular lens implant", "C1840"),
+    ("telescopic intraocular lens implant", "C1840"),
+    # a standard lens has no device category: C1780 and C1840 are the new-technology and telescopic lenses
+    ("intraocular lens implant", "V2632"),
     ("implantable infusion pump", "C1772"),
     ("bone anchor screw", "C1713"),
     ("urinary sphincter artificial implant", "C1815"),

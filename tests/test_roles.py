@@ -295,8 +295,11 @@ def test_adapters_modifications_and_deluxe_upgrades_are_not_the_item():
     )
     deluxe = CodeRecord.new("V9101", long_description="Deluxe madeup frame")
     children = CodeRecord.new("B9101", long_description="Madeup formula, for pediatrics, nutritionally complete")
-    found = {r.code: record_role(r, {}, False, frozenset(), {}) for r in (adapter, modified, deluxe, children)}
+    telescopic = CodeRecord.new("C9102", long_description="Lens, madeupocular (telescopic)")
+    records = (adapter, modified, deluxe, children, telescopic)
+    found = {r.code: record_role(r, {}, False, frozenset(), {}) for r in records}
     assert found["C9101"].part and "adapt" in found["C9101"].part_words  # "lead adapter" names it
     assert found["A9104"].part
     assert [name for name, _ in found["V9101"].variants] == ["deluxe"]
     assert [name for name, _ in found["B9101"].variants] == ["pediatrics"]  # "for" does not end in "or "
+    assert [name for name, _ in found["C9102"].variants] == ["telescopic"]
