@@ -136,6 +136,8 @@ LOWER_OPS = {
     "greater than": True,
     "greater than or equal to": False,
     "more than or equal to": False,
+    "equal to or greater than": False,  # "(equal to or greater than 1.5 kcal/ml)"
+    "equal to or more than": False,
     "at least": False,
     "minimum of": False,
     "over": True,
@@ -149,6 +151,7 @@ LOWER_OPS = {
 }
 UPPER_OPS = {
     "less than or equal to": False,
+    "equal to or less than": False,
     "up to and including": False,
     "up to": False,
     "not more than": False,

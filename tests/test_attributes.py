@@ -381,3 +381,13 @@ def test_off_the_shelf_is_read_however_it_is_hyphenated():
 def test_one_ear_named_is_a_monaural_hearing_aid():
     assert Mode("ears", "monaural") in parse_modes("madeup hearing aid, right ear")
     assert Mode("ears", "binaural") in parse_modes("madeup hearing aids, both ears")
+
+
+def test_equal_to_or_greater_than_is_a_closed_bound():
+    from codefinder.indexer.attributes import Quantity, agreement, parse_attributes
+
+    floor = parse_attributes("Madeup formula, calorically dense (equal to or greater than 1.5 kcal/ml)", {})
+    assert floor == (Quantity("calories", 1.5, None, False, False),)
+    assert agreement(floor, parse_attributes("madeup formula 1.5 kcal/ml", {}))[0] == {"calories"}
+    ceiling = parse_attributes("Madeup chair, weight capacity equal to or less than 300 pounds", {})
+    assert ceiling == (Quantity("weight", None, 300.0, False, False),)
