@@ -26,6 +26,7 @@ from codefinder.indexer.freshness import current_build_if_fresh, inputs_digest
 from codefinder.indexer.history import InUseList, apply_history
 from codefinder.indexer.keyword_index import POSTINGS_FILE, write_postings
 from codefinder.indexer.knowledge import BrandTagger, knowledge_files, load_knowledge, save_snapshot
+from codefinder.indexer.learned_shorthand import learn_shorthand, tokenizer_words
 from codefinder.indexer.manifest import file_digest, write_manifest
 from codefinder.indexer.merge import merge_sources
 from codefinder.indexer.records import STATUSES, CodeRecord
@@ -34,6 +35,7 @@ from codefinder.indexer.settings import Settings
 from codefinder.indexer.sources import SourceResult, read_source
 from codefinder.indexer.text import embedding_text
 from codefinder.models.encoder import Encoder, load_encoder
+from codefinder.models.onnx_encoder import TOKENIZER_FILE, copy_model
 
 Progress = Callable[[str, int, int], None]
 
@@ -230,6 +232,11 @@ def build_index(
         settings.current_list_min_coverage,
         knowledge.brand_to_generics,
     )
+    # the words CMS abbreviates in its short descriptors, learned beside the curated tables; English words
+    # (the query model's vocabulary) are never taken for abbreviations
+    model_dir = getattr(encoder, "model_dir", None)
+    english = tokenizer_words(Path(model_dir) / TOKENIZER_FILE) if model_dir is not None else frozenset()
+    knowledge.learned_shorthand = learn_shorthand(records, english, knowledge.curated_terms)
     tagger = BrandTagger(knowledge, records)
     for record in records:
         record.knowledge_terms = tagger.brands(record)
@@ -260,10 +267,7 @@ def build_index(
         )
         with (temp_dir / layout.VECTORS).open("wb") as handle:
             np.save(handle, vectors, allow_pickle=False)
-        model_dir = getattr(encoder, "model_dir", None)
         if model_dir is not None:  # the ONNX model travels with the index it embedded, for serving
-            from codefinder.models.onnx_encoder import copy_model
-
             copy_model(Path(model_dir), temp_dir / layout.MODEL_DIR)
         flat = faiss.IndexFlatIP(encoder.dimension)
         flat.add(vectors)
@@ -298,6 +302,7 @@ def build_index(
                 "knowledge": [
                     {"name": path.name, "sha256": file_digest(path)} for path in knowledge_files(settings.knowledge_dir)
                 ],
+                "learned_shorthand": len(knowledge.learned_shorthand),
                 "merge_rule": "first source to give a field a value keeps it; later sources fill gaps and add synonyms",
                 "merge_conflicts": dict(merged.conflicts),
                 "counts": count_records(records, now.date()),

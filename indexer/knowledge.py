@@ -39,12 +39,21 @@ class Knowledge:
     generic_to_brands: dict[str, list[str]] = field(default_factory=dict)
     phrases: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     shorthand: dict[str, list[str]] = field(default_factory=dict)
+    # abbreviation -> word, learned at build time from CMS's short and long descriptors
+    # (``indexer.learned_shorthand``); a curated ``shorthand`` row always comes first
+    learned_shorthand: dict[str, str] = field(default_factory=dict)
     noise: set[str] = field(default_factory=set)
     unit_canonical: dict[str, str] = field(default_factory=dict)
     # phrases naming services coded in CPT ("mri", "office visit") -> the kind of service
     cpt_services: dict[str, str] = field(default_factory=dict)
     # words naming a part of the body ("brain", "knee") -> its region ("head", "lower extremity")
     body_sites: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def curated_terms(self) -> frozenset[str]:
+        """Every word or phrase a curated table says something about."""
+        tables = (self.brand_to_generics, self.phrases, self.shorthand, self.unit_canonical)
+        return frozenset(term for table in tables for term in table) | frozenset(self.noise)
 
     @property
     def longest_phrase(self) -> int:
@@ -63,6 +72,7 @@ class Knowledge:
             "generic_to_brands": self.generic_to_brands,
             "phrases": {k: [list(pair) for pair in v] for k, v in self.phrases.items()},
             "shorthand": self.shorthand,
+            "learned_shorthand": self.learned_shorthand,
             "noise": sorted(self.noise),
             "unit_canonical": self.unit_canonical,
             "cpt_services": self.cpt_services,
@@ -76,6 +86,7 @@ class Knowledge:
             generic_to_brands=data["generic_to_brands"],
             phrases={k: [tuple(pair) for pair in v] for k, v in data["phrases"].items()},  # type: ignore[misc]
             shorthand=data["shorthand"],
+            learned_shorthand=data.get("learned_shorthand", {}),
             noise=set(data["noise"]),
             unit_canonical=data["unit_canonical"],
             cpt_services=data.get("cpt_services", {}),

@@ -83,8 +83,9 @@ VARIANTS: dict[str, str] = {
     "extra heavy duty": "extra heavy duty bariatric obese",
     "bariatric": "bariatric heavy duty obese wide",
     "extra wide": "extra wide bariatric heavy duty",
-    # made for one patient ("…, custom fabricated", "(custom molded shoe)"); a "custom preparation" of an
-    # off-the-shelf item is not
+    # made for one patient ("…, custom fabricated", "(custom molded shoe)", "…, 30-40 mmhg, custom, each"); a
+    # "custom preparation" of an off-the-shelf item is not (``CUSTOM_PREPARATION``)
+    "custom": "custom molded made fabricated",
     "custom fabricated": "custom molded made fabricated",
     "custom-fabricated": "custom molded made fabricated",
     "custom molded": "custom molded made fabricated",
@@ -116,6 +117,7 @@ VARIANTS: dict[str, str] = {
     "medicaid only": "medicaid",
     "air services": "air helicopter rotary fixed wing flight airplane",
 }
+CUSTOM_PREPARATION = re.compile(r"\bcustom preparation\b")
 VARIANT_PATTERN = re.compile(
     r"(?<!non-)(?<!non )(?<!\bor )\b(?:"
     + "|".join(sorted((re.escape(v) for v in VARIANTS), key=len, reverse=True))
@@ -363,7 +365,7 @@ def record_role(
         skip = GENERIC_NOUNS | PART_NOUNS_SKIP | NOT_ITEMS
         part_nouns = tuple(n for n in head_nouns(named, skip) if n not in hosted)
     variants = []
-    stated = EXCLUDING_CLAUSE.sub(" ", INCLUDES_CLAUSE.sub(" ", text))
+    stated = CUSTOM_PREPARATION.sub(" ", EXCLUDING_CLAUSE.sub(" ", INCLUDES_CLAUSE.sub(" ", text)))
     for name in dict.fromkeys(VARIANT_PATTERN.findall(stated)):
         variants.append((name, tuple(dict.fromkeys(analyze(VARIANTS[name])))))
     for named_feature, built_in in FEATURE.findall(stated):

@@ -21,6 +21,7 @@ from codefinder.indexer.errors import IndexIntegrityError, UnusableIndexError
 from codefinder.indexer.facets import Facets, load_facets
 from codefinder.indexer.keyword_index import POSTINGS_FILE, TEXT_FIELDS, FieldArrays, load_postings
 from codefinder.indexer.knowledge import Knowledge, load_snapshot
+from codefinder.indexer.learned_shorthand import tokenizer_words
 from codefinder.indexer.manifest import FORMAT_NAME, FORMAT_VERSION, file_digest, read_manifest
 from codefinder.indexer.records import CodeRecord
 from codefinder.models.onnx_encoder import TOKENIZER_FILE
@@ -237,13 +238,9 @@ def load_index(index: Path, expected_dimension: int | None = None) -> LoadedInde
 def read_lexicon(build_dir: Path) -> frozenset[str]:
     """The whole words (lower case, letters only, 3+ long) of the WordPiece vocabulary of the query model
     that travels with the index; empty when the index has none (built with another encoder)."""
-    path = build_dir / layout.MODEL_DIR / TOKENIZER_FILE
-    if not path.is_file():
-        return frozenset()
     try:
-        vocabulary = json.loads(path.read_text(encoding="utf-8"))["model"]["vocab"]
+        return tokenizer_words(build_dir / layout.MODEL_DIR / TOKENIZER_FILE)
     except (OSError, ValueError, KeyError, TypeError) as error:
         relative = f"{layout.MODEL_DIR}/{TOKENIZER_FILE}"
         reason = f"unreadable ({first_line(error)})"
         raise IndexIntegrityError(str(build_dir), relative, "unreadable", reason) from error
-    return frozenset(word for word in vocabulary if len(word) >= 3 and word.isalpha() and word.islower())

@@ -47,6 +47,8 @@ CORRECTION_KINDS = frozenset({"typo", "truncation", "contraction"})
 VOWELS = frozenset("aeiou")
 # Expansion kinds that say what a short form stands for; a word may have several (chosen by context).
 AMBIGUOUS_KINDS = frozenset({"abbreviation", "shorthand"})
+# expansions that stand for the word written (shorthand, learned shorthand, a respelling), not add to it
+REPLACING_KINDS = frozenset({"shorthand", "learned", "spelling"})
 MIN_PLURAL = 4  # "sores", "pads"; "ms", "os" are abbreviations
 MIN_CONTRACTED = 3  # consonants: "jnt", "prb" are contractions, "st" is too short to tell
 # In a drug order ("ABATACEPT 250 MG SOLR 1 EACH VIAL") these words say how the drug is packed, not which
@@ -85,7 +87,8 @@ BIOLOGIC_STEMS = ("mab", "cept")
 class Expansion:
     source: str
     target: str
-    kind: str  # brand, device, abbreviation, lay, spelling, shorthand, unit, typo, truncation, compound, unclassified
+    # brand, device, abbreviation, lay, spelling, shorthand, learned, unit, typo, truncation, compound, unclassified
+    kind: str
 
     def to_dict(self) -> dict[str, str]:
         return {"from": self.source, "to": self.target, "kind": self.kind}
@@ -180,7 +183,7 @@ def with_linked(words: list[str], expansions: list[Expansion]) -> Callable[[str]
     before it: "echo with contrast" is the echocardiogram that has contrast, not the phrase "echo contrast"
     (the contrast agent); "commode chair with drop arms" still is the phrase "drop arm commode" (its head,
     commode, comes before "with"); a phrase scattered across "for" ("machine for sleep apnea") still counts."""
-    replaced = {e.source: e.target for e in expansions if e.kind in ("shorthand", "spelling")}
+    replaced = {e.source: e.target for e in expansions if e.kind in REPLACING_KINDS}
     if not any(token in WITH_WORDS for word in words for token in [word, *replaced.get(word, "").split()]):
         return lambda term: False  # most queries: no "with", no phrase to rule out
     first: dict[str, float] = {}
@@ -319,7 +322,7 @@ class QueryRewriter:
                 continue
             single = self._meaning_in_context(self._single(word), words)
             expansions.extend(single)
-            replaced = [e.target for e in single if e.kind in ("shorthand", "spelling")]
+            replaced = [e.target for e in single if e.kind in REPLACING_KINDS]
             semantic.append(" ".join(dict.fromkeys(" ".join(replaced).split())) if replaced else word)
         said = set(" ".join(semantic).split())
         content = [w for i, w in enumerate(words) if i not in vehicle and w not in packaging and w not in category]
@@ -392,7 +395,7 @@ class QueryRewriter:
         for) but not side by side; returns the words they add to the embedded text."""
         # The words and what their shorthand stands for ("FEM HEAD" holds the phrase "femoral head"), in query
         # order: the same text must embed the same way.
-        expanded = [e.target for e in expansions if e.kind in ("shorthand", "spelling")]
+        expanded = [e.target for e in expansions if e.kind in REPLACING_KINDS]
         ordered = dict.fromkeys(analyze(" ".join([*words, *expanded])))
         present = set(ordered)
         seen = {e.source for e in expansions}
@@ -561,6 +564,8 @@ class QueryRewriter:
         knowledge = self._knowledge
         if token in knowledge.shorthand:
             return [Expansion(token, target, "shorthand") for target in knowledge.shorthand[token] if target != token]
+        if token in knowledge.learned_shorthand:  # what CMS's short descriptors abbreviate so
+            return [Expansion(token, knowledge.learned_shorthand[token], "learned")]
         if token in knowledge.unit_canonical:
             return [Expansion(token, v, "unit") for v in knowledge.unit_variants(token) if v in self._vocabulary][:3]
         return []

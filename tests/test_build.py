@@ -54,6 +54,7 @@ def test_manifest_lists_sources_counts_model_and_checksums(built_settings):
     assert manifest["counts"]["terminated"] == 1
     assert manifest["model"] == {"name": "fake-hashing-encoder", "dimension": 64, "normalized": True, "max_tokens": 128}
     assert set(manifest["facets"]) == {"parts", "variants", "with_attributes"}
+    assert isinstance(manifest["learned_shorthand"], int)  # how many abbreviations CMS's text taught
     files = manifest["files"]
     expected = {"records.jsonl", "vectors.npy", "vectors.faiss", "keyword_postings.npz", "knowledge.json"}
     assert expected | {"releases.json", "record_facets.json"} <= set(files)

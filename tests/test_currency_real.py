@@ -186,3 +186,13 @@ def test_quality_reporting_codes_follow_the_service(real_engine):
 
     assert first("fit test colorectal screening") == "G0328"  # not M1277 "… results documented"
     assert first("positive airway pressure therapy prescribed") == "G8845"  # its own words still find it
+
+
+def test_shorthand_learned_from_cms_short_descriptors(real_engine):
+    learned = real_engine.index.knowledge.learned_shorthand
+    assert len(learned) > 200 and learned["stcking"] == "stocking"
+    assert "rig" not in learned  # an English word is not taken for an abbreviation
+    found = real_engine.rewrite("GRADIENT STCKING THIGH 30-40")
+    assert ("stcking", "stocking", "learned") in [(e.source, e.target, e.kind) for e in found.expansions]
+    # the custom-made sibling ("…, 30-40 mmhg, custom, each") is not what a plain line means
+    assert real_engine.search("GRADIENT STCKING THIGH 30-40", SearchOptions(limit=3)).hits[0].code == "A6534"

@@ -303,3 +303,10 @@ def test_adapters_modifications_and_deluxe_upgrades_are_not_the_item():
     assert [name for name, _ in found["V9101"].variants] == ["deluxe"]
     assert [name for name, _ in found["B9101"].variants] == ["pediatrics"]  # "for" does not end in "or "
     assert [name for name, _ in found["C9102"].variants] == ["telescopic"]
+
+
+def test_a_custom_item_is_a_variant_but_a_custom_preparation_is_not():
+    stocking = CodeRecord.new("A9111", long_description="Madeup stocking, thigh length, 30-40 mmhg, custom, each")
+    shoe = CodeRecord.new("A9112", long_description="For madeups only, custom preparation and supply of madeup shoe")
+    assert [n for n, _ in record_role(stocking, {}, False, frozenset(), {}).variants] == ["custom"]
+    assert record_role(shoe, {}, False, frozenset(), {}).variants == ()
