@@ -40,7 +40,10 @@ HEAD_END = re.compile(
 PART_WORDS = re.compile(
     r"\b(?:accessor(?:y|ies)|attachments?|adapt[eo]rs?|replacement(?! of)|^replace|(?<!in )additions?\b(?! of)|"
     r"modification\s+(?:of|to)|additives? (?:for|to)|integral part of|components?|supplies|supply allowance|supply kit|"
-    r"refill|for use (?:with|in)|used with(?! or without)|used in conjunction with)\b"
+    r"refill|for use (?:with|in)|used with(?! or without)|used in conjunction with|"
+    # a service about an item, not the item: "Assessment for hearing aid", "Fitting/orientation/checking of
+    # hearing aid", "Dispensing fee, monaural hearing aid, any type"
+    r"^assessment for|^fitting/orientation/checking of|^dispensing fee)\b"
 )
 # A clause that names what the item is not: "excluding croup or pediatric tents".
 EXCLUDING_CLAUSE = re.compile(r"\b(?:excluding|except|other than|not including)\b[^,;]*")
@@ -55,7 +58,7 @@ GENERIC_NOUNS = frozenset(
     analyze("device devices system systems unit units equipment apparatus machine product item type")
 )
 # The item a part goes with: "… for use with <host>", "… used with <host>", "Pump for <host>".
-HOST_AFTER = re.compile(r"\b(?:for use (?:with|in)|used with|used in conjunction with|for)\s+([^,;(]+)")
+HOST_AFTER = re.compile(r"\b(?:for use (?:with|in)|used with|used in conjunction with|for|checking of)\s+([^,;(]+)")
 # Marker words dropped from a part's name ("Replacement battery" names a battery); "supplies" stays: it is
 # what "Electrical stimulator supplies" are.
 MARKERS_ONLY = re.compile(r"\b(?:accessor(?:y|ies)|attachments?|replacement|^replace|additions? to|components?)\b")

@@ -129,7 +129,11 @@ def apply_attribute_agreement(
 
 # A query with one of these words asks for a part or an accessory whatever it is.
 PART_REQUESTS = frozenset(
-    analyze("accessory accessories attachment part parts replacement addition component supplies")
+    analyze(
+        "accessory accessories attachment part parts replacement addition component supplies "
+        # a service about an item ("hearing aid candidacy evaluation": "Assessment for hearing aid")
+        "assessment evaluation fitting"
+    )
 )
 
 

@@ -377,3 +377,8 @@ def test_enteral_formula_brands_name_their_formula_category(real_engine):
     assert top_codes(real_engine, "ensure plus 8 oz")[0] == "B4152"  # calorically dense, adult
     assert top_codes(real_engine, "glucerna")[0] == "B4154"  # special metabolic needs, not inherited
     assert top_codes(real_engine, "pediasure")[0] == "B4158"
+
+
+def test_a_service_about_an_item_follows_the_item(real_engine):
+    assert top_codes(real_engine, "hearing aid")[0] in {"V5030", "V5040", "V5050", "V5060"}  # not "Assessment for"
+    assert top_codes(real_engine, "hearing aid assessment")[0] == "V5010"

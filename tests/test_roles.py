@@ -310,3 +310,13 @@ def test_a_custom_item_is_a_variant_but_a_custom_preparation_is_not():
     shoe = CodeRecord.new("A9112", long_description="For madeups only, custom preparation and supply of madeup shoe")
     assert [n for n, _ in record_role(stocking, {}, False, frozenset(), {}).variants] == ["custom"]
     assert record_role(shoe, {}, False, frozenset(), {}).variants == ()
+
+
+def test_a_service_about_an_item_is_not_the_item():
+    assessment = CodeRecord.new("V9101", long_description="Assessment for madeup aid")
+    fitting = CodeRecord.new("V9102", long_description="Fitting/orientation/checking of madeup aid")
+    fee = CodeRecord.new("V9103", long_description="Dispensing fee, monaural madeup aid, any type")
+    found = {r.code: record_role(r, {}, False, frozenset(), {}) for r in (assessment, fitting, fee)}
+    assert all(role.part for role in found.values())
+    assert found["V9101"].part_words == ("assess",) and found["V9102"].host == ("madeup", "aid")
+    assert "madeup" not in found["V9102"].part_words  # "madeup aid" is what it is about, not what it is
