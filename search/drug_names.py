@@ -22,7 +22,7 @@ import numpy as np
 from codefinder.indexer.attributes import Attribute, Quantity
 from codefinder.indexer.keyword_index import TEXT_FIELDS
 from codefinder.search.loader import LoadedIndex
-from codefinder.search.rerank import NEAR_TOP_BAND, penalize_near_top
+from codefinder.search.rerank import near_top, penalize_near_top
 
 DOSE_FAMILY_PREFIX = "dose:"
 VOLUME_FAMILY = "volume"
@@ -152,8 +152,3 @@ def other_drug_rows(
         return whole and bool(names - stems) and bool(stems - words)
 
     return frozenset(row for row in near if another(row))
-
-
-def near_top(fused: dict[int, float]) -> list[int]:
-    floor = max(fused.values()) * NEAR_TOP_BAND
-    return [row for row, score in fused.items() if score >= floor]

@@ -38,6 +38,12 @@ NEAR_TOP_BAND = 0.7
 NUMBER_STEM = re.compile(r"[\d.,/]+")
 
 
+def near_top(fused: dict[int, float]) -> list[int]:
+    """The rows within ``NEAR_TOP_BAND`` of the best score: the siblings a reranking rule may reorder."""
+    floor = max(fused.values()) * NEAR_TOP_BAND
+    return [row for row, score in fused.items() if score >= floor]
+
+
 def boost_agreeing(
     fused: dict[int, float],
     wanted: frozenset,  # type: ignore[type-arg]
@@ -83,8 +89,7 @@ def apply_dose_agreement(
     doses = tuple(a for a in query if is_dose_family(a.family))
     if not doses or bonus <= 0 or not fused:
         return fused
-    floor = max(fused.values()) * NEAR_TOP_BAND
-    near = [row for row, score in fused.items() if score >= floor and row not in other_drugs]
+    near = [row for row in near_top(fused) if row not in other_drugs]
     agreeing = {row for row in near if agreement(attributes_of(row), doses)[0]}
     if not agreeing:
         multiples = {row: dose_multiple(attributes_of(row), doses) for row in near}
@@ -446,8 +451,7 @@ def apply_hospital_devices(fused: dict[int, float], records: list[CodeRecord], b
     among themselves is kept). Without a near-top C code nothing changes."""
     if not fused or bonus <= 0:
         return fused
-    floor = max(fused.values()) * NEAR_TOP_BAND
-    near = [row for row, score in fused.items() if score >= floor]
+    near = near_top(fused)
     devices = [row for row in near if is_opps_device_category(records[row])]
     if not devices:
         return fused
